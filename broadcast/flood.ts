@@ -1,0 +1,25 @@
+/**
+ * Flooding, the default (PROTOCOL.md section 5): every data peer but the sender gets a copy.
+ * Reliable and the lowest latency, at the cost of one copy per link and direction per message.
+ */
+import type { BroadcastContext, BroadcastMessage, BroadcastStrategy } from './strategy.js';
+
+export function createFlood(context: BroadcastContext): BroadcastStrategy {
+  const push = (message: BroadcastMessage, from: string | undefined): void => {
+    if (!message.next) return;
+    for (const peer of context.dataPeers()) {
+      if (peer.id !== from) context.sendRouted(peer, message, message.next);
+    }
+  };
+  return {
+    name: 'flood',
+    onMessage: push,
+    onReforward: push,
+    onDuplicate: () => {},
+    onControl: () => false,
+    onPeerUp: () => {},
+    onPeerDown: () => {},
+    stop: () => {},
+    stats: () => ({}),
+  };
+}

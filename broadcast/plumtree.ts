@@ -1,0 +1,299 @@
+/**
+ * Plumtree, epidemic broadcast trees (Leitão, Pereira, Rodrigues, SRDS 2007).
+ *
+ * Every data peer is either eager (gets full copies) or lazy (gets only IHave announcements).
+ * Links start eager, so the first broadcasts flood; each redundant copy prunes the link it came
+ * over, until the eager links form a spanning tree and a broadcast costs one copy per node.
+ * Lazy links keep the tree honest: a node that hears of a message (IHave) but does not receive
+ * it within `plumtreeGraftTimeoutMs` grafts it from the announcer, which also turns that link
+ * eager, and so repairs the tree after a link or node fails.
+ *
+ * ```
+ *   A (eager to B and C)         B                      C
+ *   |-- Routed m1 -------------->|-- Routed m1 -------->|   C already has m1 from A:
+ *   |                            |<------------- Prune -|   B-C becomes lazy both ways
+ *   |-- Routed m2 -------------->|-- IHave m2 (batched)->|  C has m2 from A: IHave ignored
+ *   X link A-C dies
+ *   |-- Routed m3 -------------->|-- IHave m3 ---------->|  C lacks m3: timer starts
+ *                                |<------- Graft m3 -----|  timer expired: B-C eager again
+ *                                |-- Routed m3 --------->|  delivered; the tree is repaired
+ * ```
+ *
+ * Only the lazy set is stored: every data peer not in it is eager. A peer that comes up is
+ * therefore eager without ceremony, and a peer the membership forgot to report is still served.
+ */
+import { LRUCache } from 'lru-cache';
+import type { DataPeer } from '../membership/strategy.js';
+import type { IdList, Routed } from '../proto/messages.js';
+import { Timer, type Scheduled } from '../utils/clock.js';
+import { lruClockOptions } from '../utils/lru-clock.js';
+import {
+  bump,
+  messageKey,
+  type BroadcastContext,
+  type BroadcastMessage,
+  type BroadcastStrategy,
+  type ControlBody,
+  type ControlKind,
+  type MessageRef,
+} from './strategy.js';
+
+/** What this node remembers of a message it accepted or originated. */
+interface Cached {
+  readonly ref: MessageRef;
+  /** The copy as this node pushes it, TTL and hops stepped: what a Graft gets back (none once TTL ran out). */
+  routed: Routed | undefined;
+  /** The peer the first copy came from: this node's parent in the tree of that message. */
+  readonly parent: string | undefined;
+  /** Every peer a copy came from. */
+  readonly senders: Set<string>;
+}
+
+/** A message announced by IHave and not received yet. */
+interface Missing {
+  readonly ref: MessageRef;
+  /** Peers that announced it, in order of announcement: the first one is grafted first. */
+  readonly announcers: string[];
+  timer: Scheduled;
+}
+
+export function createPlumtree(context: BroadcastContext): BroadcastStrategy {
+  return new Plumtree(context);
+}
+
+class Plumtree implements BroadcastStrategy {
+  readonly name = 'plumtree';
+  readonly #context: BroadcastContext;
+  readonly #lazy = new Set<string>();
+  readonly #cache: LRUCache<string, Cached>;
+  readonly #missing = new Map<string, Missing>();
+  /** IHave entries waiting for the next flush, per lazy peer. */
+  readonly #queues = new Map<string, IdList>();
+  readonly #flushTimer: Timer;
+  #stopped = false;
+  readonly #counters: Record<string, number> = {
+    ihaveSent: 0,
+    ihaveIdsSent: 0,
+    ihaveReceived: 0,
+    ihaveIgnored: 0,
+    graftsSent: 0,
+    graftsReceived: 0,
+    graftAnswers: 0,
+    graftMisses: 0,
+    prunesSent: 0,
+    prunesReceived: 0,
+  };
+
+  constructor(context: BroadcastContext) {
+    this.#context = context;
+    const { plumtreeCacheSize, seenCacheTtlMs } = context.config;
+    // A Graft for a message older than the seen cache could not be told from a new one anyway.
+    this.#cache = new LRUCache<string, Cached>({
+      max: plumtreeCacheSize,
+      ttl: seenCacheTtlMs,
+      ...lruClockOptions(context.clock),
+    });
+    this.#flushTimer = new Timer(context.clock, () => this.#flushAll());
+  }
+
+  onMessage(message: BroadcastMessage, from: string | undefined): void {
+    if (this.#stopped) return;
+    this.#forgetMissing(message.key);
+    // The paper: whoever delivered the first copy is on the tree, so the link becomes eager.
+    if (from !== undefined) this.#lazy.delete(from);
+    const senders = new Set(from === undefined ? [] : [from]);
+    this.#cache.set(message.key, { ref: refOf(message), routed: message.next, parent: from, senders });
+    if (message.next) this.#push(message, message.next, [from]);
+  }
+
+  /**
+   * The reforward rule (TTL) is not in the paper, whose nodes push a message once. Adapted so it
+   * cannot cut the tree: the copy goes neither back to the sender nor to the parent, which both
+   * have the message, and a peer's second copy is never taken for a redundant path (below).
+   */
+  onReforward(message: BroadcastMessage, from: string): void {
+    if (this.#stopped || !message.next) return;
+    const cached = this.#cached(message);
+    cached.senders.add(from);
+    // The copy with more TTL is the better answer to a later Graft.
+    cached.routed = message.next;
+    this.#push(message, message.next, [from, cached.parent]);
+  }
+
+  onDuplicate(message: MessageRef, from: string): void {
+    if (this.#stopped) return;
+    const peer = this.#peer(from);
+    const senders = this.#cache.get(message.key)?.senders;
+    // A peer's second copy is its reforward: its first copy already told whether the link is on
+    // the tree, and pruning now could cut the tree.
+    if (!peer || senders?.has(from)) return;
+    senders?.add(from);
+    // A redundant copy means the link closes a cycle of the eager graph: cut it on both sides.
+    this.#lazy.add(from);
+    if (this.#context.sendControl(peer, 'prune', {})) bump(this.#counters, 'prunesSent');
+  }
+
+  onControl(from: DataPeer, kind: ControlKind, body: ControlBody): boolean {
+    if (this.#stopped) return true;
+    if (kind === 'prune') {
+      bump(this.#counters, 'prunesReceived');
+      this.#lazy.add(from.id);
+    } else if (kind === 'ihave') {
+      this.#onIHave(from, body as IdList);
+    } else {
+      this.#onGraft(from, body as IdList);
+    }
+    return true;
+  }
+
+  onPeerUp(peer: DataPeer): void {
+    this.#lazy.delete(peer.id);
+  }
+
+  onPeerDown(peerId: string): void {
+    this.#lazy.delete(peerId);
+    this.#queues.delete(peerId);
+    for (const missing of this.#missing.values()) {
+      const index = missing.announcers.indexOf(peerId);
+      if (index >= 0) missing.announcers.splice(index, 1);
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#flushTimer.stop();
+    for (const missing of this.#missing.values()) missing.timer.cancel();
+    this.#missing.clear();
+    this.#queues.clear();
+  }
+
+  stats(): Record<string, number> {
+    const peers = this.#context.dataPeers();
+    const lazy = peers.filter((peer) => this.#lazy.has(peer.id)).length;
+    return {
+      ...this.#counters,
+      eagerPeers: peers.length - lazy,
+      lazyPeers: lazy,
+      missingTracked: this.#missing.size,
+      cachedMessages: this.#cache.size,
+    };
+  }
+
+  /** Eager peers get the copy now, lazy peers an announcement at the next flush. */
+  #push(ref: MessageRef, routed: Routed, skip: ReadonlyArray<string | undefined>): void {
+    for (const peer of this.#context.dataPeers()) {
+      if (skip.includes(peer.id)) continue;
+      if (this.#lazy.has(peer.id)) this.#enqueue(peer.id, ref);
+      else this.#context.sendRouted(peer, ref, routed);
+    }
+  }
+
+  #onIHave(from: DataPeer, list: IdList): void {
+    bump(this.#counters, 'ihaveReceived');
+    const { plumtreeCacheSize, plumtreeGraftTimeoutMs } = this.#context.config;
+    list.ids.forEach((id, i) => {
+      const originId = list.origins[i] ?? '';
+      if (this.#context.hasSeen(originId, id)) return;
+      const key = messageKey(originId, id);
+      let missing = this.#missing.get(key);
+      if (!missing) {
+        // Bounded like the cache: a peer announcing ids that never come cannot grow it further.
+        if (this.#missing.size >= plumtreeCacheSize) {
+          bump(this.#counters, 'ihaveIgnored');
+          return;
+        }
+        const timer = this.#context.clock.schedule(plumtreeGraftTimeoutMs, () => this.#onGraftTimer(key));
+        missing = { ref: { key, originId, id }, announcers: [], timer };
+        this.#missing.set(key, missing);
+      }
+      if (!missing.announcers.includes(from.id)) missing.announcers.push(from.id);
+    });
+  }
+
+  /** The message did not come in time: graft it from the next announcer still connected. */
+  #onGraftTimer(key: string): void {
+    const missing = this.#missing.get(key);
+    if (this.#stopped || !missing) return;
+    let announcer: DataPeer | undefined;
+    while (!announcer && missing.announcers.length > 0) {
+      announcer = this.#peer(missing.announcers.shift() ?? '');
+    }
+    if (!announcer) {
+      // Nobody left to ask; a later IHave starts over.
+      this.#missing.delete(key);
+      return;
+    }
+    this.#lazy.delete(announcer.id);
+    const body: IdList = { ids: [missing.ref.id], origins: [missing.ref.originId] };
+    if (this.#context.sendControl(announcer, 'graft', body)) bump(this.#counters, 'graftsSent');
+    // Should that answer be lost too, the next announcer is asked after another timeout.
+    missing.timer = this.#context.clock.schedule(this.#context.config.plumtreeGraftTimeoutMs, () =>
+      this.#onGraftTimer(key),
+    );
+  }
+
+  #onGraft(from: DataPeer, list: IdList): void {
+    bump(this.#counters, 'graftsReceived');
+    this.#lazy.delete(from.id);
+    list.ids.forEach((id, i) => {
+      const cached = this.#cache.get(messageKey(list.origins[i] ?? '', id));
+      if (!cached?.routed) {
+        bump(this.#counters, 'graftMisses');
+        return;
+      }
+      if (this.#context.sendRouted(from, cached.ref, cached.routed)) bump(this.#counters, 'graftAnswers');
+    });
+  }
+
+  /** The cache entry of a message, recreated if it was evicted. */
+  #cached(message: MessageRef): Cached {
+    let cached = this.#cache.get(message.key);
+    if (!cached) {
+      cached = { ref: refOf(message), routed: undefined, parent: undefined, senders: new Set() };
+      this.#cache.set(message.key, cached);
+    }
+    return cached;
+  }
+
+  #forgetMissing(key: string): void {
+    this.#missing.get(key)?.timer.cancel();
+    this.#missing.delete(key);
+  }
+
+  #enqueue(peerId: string, ref: MessageRef): void {
+    let queue = this.#queues.get(peerId);
+    if (!queue) {
+      queue = { ids: [], origins: [] };
+      this.#queues.set(peerId, queue);
+    }
+    queue.ids.push(ref.id);
+    queue.origins.push(ref.originId);
+    // A full list goes out at once, so no IHave ever exceeds maxIdsPerMessage.
+    if (queue.ids.length >= this.#context.config.maxIdsPerMessage) this.#flushPeer(peerId);
+    else this.#flushTimer.maybeStart(this.#context.config.plumtreeLazyFlushMs);
+  }
+
+  #flushAll(): void {
+    for (const peerId of [...this.#queues.keys()]) this.#flushPeer(peerId);
+  }
+
+  #flushPeer(peerId: string): void {
+    const queue = this.#queues.get(peerId);
+    this.#queues.delete(peerId);
+    const peer = this.#peer(peerId);
+    if (!queue || !peer) return;
+    if (this.#context.sendControl(peer, 'ihave', queue)) {
+      bump(this.#counters, 'ihaveSent');
+      bump(this.#counters, 'ihaveIdsSent', queue.ids.length);
+    }
+  }
+
+  #peer(peerId: string): DataPeer | undefined {
+    return this.#context.dataPeers().find((peer) => peer.id === peerId);
+  }
+}
+
+/** Keeps only the reference: the cache must not pin the message object the router built. */
+function refOf(message: MessageRef): MessageRef {
+  return { key: message.key, originId: message.originId, id: message.id };
+}

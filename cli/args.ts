@@ -1,0 +1,129 @@
+/**
+ * Command-line flags. One flag per setting of `config.ts`, derived from its key
+ * (`activeSize` is `--active-size`), plus the CLI's own flags; values are validated by
+ * `resolveConfig`, so the CLI and the library refuse the same things with the same words.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULTS, parseAddress, resolveConfig, type NodeConfig } from '../config.js';
+
+export const BASE_PORT = 9000;
+
+export interface CliOptions {
+  command: 'node' | 'lab' | 'help' | 'version';
+  config: NodeConfig;
+  json: boolean;
+  logLevel: string | undefined;
+  logFile: string | undefined;
+  /** The rest of the arguments, for subcommands with flags of their own (lab). */
+  rest: string[];
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Settings whose flag is not simply the kebab-case of the key. */
+const ALIASES: Readonly<Record<string, keyof NodeConfig>> = { 'shuffle-ms': 'shuffleIntervalMs' };
+/** Settings set by the CLI's own flags, not by their derived flag. */
+const NOT_FLAGS = new Set<keyof NodeConfig>(['seeds', 'announce']);
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Every setting flag with its key, for parsing and for --help. */
+export function settingFlags(): Array<{ flag: string; key: keyof NodeConfig }> {
+  const flags = (Object.keys(DEFAULTS) as Array<keyof NodeConfig>)
+    .filter((key) => !NOT_FLAGS.has(key))
+    .map((key) => ({ flag: kebab(key), key }));
+  for (const [flag, key] of Object.entries(ALIASES)) flags.push({ flag, key });
+  return flags;
+}
+
+function parseValue(key: keyof NodeConfig, flag: string, text: string): unknown {
+  const kind = typeof DEFAULTS[key];
+  if (kind === 'number') {
+    if (!/^-?\d+$/.test(text)) throw new ConfigError(`--${flag} expects an integer, got '${text}'`);
+    return Number(text);
+  }
+  if (kind === 'boolean') {
+    if (text === 'true' || text === '') return true;
+    if (text === 'false') return false;
+    throw new ConfigError(`--${flag} expects true or false, got '${text}'`);
+  }
+  return text;
+}
+
+/** Parses argv (without node and script); throws UsageError or ConfigError with one clear line. */
+export function parseCli(argv: string[]): CliOptions {
+  const [first, ...afterFirst] = argv;
+  if (first === 'lab') {
+    return {
+      command: 'lab',
+      config: resolveConfig(),
+      json: false,
+      logLevel: undefined,
+      logFile: undefined,
+      rest: afterFirst,
+    };
+  }
+  const settings = settingFlags();
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    seed: { type: 'string', multiple: true },
+    announce: { type: 'string' },
+    json: { type: 'boolean' },
+    'log-level': { type: 'string' },
+    'log-file': { type: 'string' },
+    help: { type: 'boolean' },
+    version: { type: 'boolean' },
+  };
+  for (const { flag } of settings) options[flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (values.help) return blank('help');
+  if (values.version) return blank('version');
+  const overrides: Record<string, unknown> = {};
+  applyShorthand(parsed.positionals, overrides);
+  for (const { flag, key } of settings) {
+    const text = values[flag];
+    if (typeof text === 'string') overrides[key] = parseValue(key, flag, text);
+  }
+  const seeds = values.seed;
+  if (Array.isArray(seeds)) overrides.seeds = seeds.map(parseAddress);
+  if (typeof values.announce === 'string') overrides.announce = parseAddress(values.announce);
+  const logLevel = values['log-level'];
+  if (typeof logLevel === 'string' && !LOG_LEVELS.includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return {
+    command: 'node',
+    config: resolveConfig(overrides as Partial<NodeConfig>),
+    json: values.json === true,
+    logLevel: typeof logLevel === 'string' ? logLevel : undefined,
+    logFile: typeof values['log-file'] === 'string' ? values['log-file'] : undefined,
+    rest: [],
+  };
+}
+
+/** `p2pchat N`: listen on 127.0.0.1:(9000+N) as `peer-N`; explicit flags still win. */
+function applyShorthand(positionals: string[], overrides: Record<string, unknown>): void {
+  if (positionals.length === 0) return;
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const n = Number(positionals[0]);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 - BASE_PORT) {
+    throw new UsageError(`'${positionals[0]}' is not a node number (0 to ${65535 - BASE_PORT})`);
+  }
+  overrides.port = BASE_PORT + n;
+  overrides.name = `peer-${n}`;
+}
+
+function blank(command: 'help' | 'version'): CliOptions {
+  return { command, config: resolveConfig(), json: false, logLevel: undefined, logFile: undefined, rest: [] };
+}

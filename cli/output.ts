@@ -1,0 +1,99 @@
+/**
+ * What the chat shows: one interface, two renderings. `--json` writes one JSON object per line
+ * on stdout (a stable interface for scripts and the lab); the terminal rendering prints lines
+ * above the prompt without garbling what the user is typing.
+ */
+import type { Views } from '../membership/strategy.js';
+import type { NodeInfo } from '../proto/messages.js';
+import type { DeliveredMessage, ReceiptEvent } from '../router.js';
+import type { PeerSummary, SentEvent } from '../node.js';
+import type { PeerDownReason } from '../membership/strategy.js';
+
+export interface ChatOutput {
+  ready(self: PeerSummary): void;
+  peerUp(peer: PeerSummary): void;
+  peerDown(event: { id: string; reason: PeerDownReason }): void;
+  sent(event: SentEvent): void;
+  message(message: DeliveredMessage): void;
+  receipt(event: ReceiptEvent): void;
+  receiptMissing(event: { messageId: string; to: string }): void;
+  peers(views: Views): void;
+  stats(counters: Record<string, number>): void;
+  error(message: string): void;
+  /** Human-only notes (help text, room changes); JSON output ignores them. */
+  info(text: string): void;
+}
+
+const summary = ({ id, name, host, port }: NodeInfo | PeerSummary): PeerSummary => ({ id, name, host, port });
+
+export class JsonOutput implements ChatOutput {
+  constructor(private readonly write: (line: string) => void) {}
+
+  #emit(event: string, fields: object): void {
+    this.write(JSON.stringify({ event, ...fields }));
+  }
+
+  ready = (self: PeerSummary): void => this.#emit('ready', summary(self));
+  peerUp = (peer: PeerSummary): void => this.#emit('peer-up', summary(peer));
+  peerDown = (event: { id: string; reason: PeerDownReason }): void => this.#emit('peer-down', event);
+  sent = (event: SentEvent): void => this.#emit('sent', event);
+  message = (m: DeliveredMessage): void =>
+    this.#emit('message', {
+      id: m.id,
+      from: m.from.id,
+      fromName: m.from.name,
+      to: m.to,
+      room: m.room,
+      text: m.text,
+      hops: m.hops,
+      latencyMs: m.latencyMs,
+    });
+  receipt = (event: ReceiptEvent): void =>
+    this.#emit('receipt', { messageId: event.messageId, from: event.from.id, hops: event.hops });
+  receiptMissing = (event: { messageId: string; to: string }): void => this.#emit('no-receipt', event);
+  peers = (views: Views): void =>
+    this.#emit('peers', { active: views.active.map(summary), passive: views.passive.map(summary) });
+  stats = (counters: Record<string, number>): void => this.#emit('stats', counters);
+  error = (message: string): void => this.#emit('error', { message });
+  info = (): void => undefined;
+}
+
+export class TerminalOutput implements ChatOutput {
+  constructor(private readonly print: (line: string) => void) {}
+
+  ready = (self: PeerSummary): void =>
+    this.print(`* you are ${self.name} (${self.id}) at ${self.host}:${self.port}; type /help for commands`);
+  peerUp = (peer: PeerSummary): void =>
+    this.print(`* ${peer.name} (${peer.id.slice(0, 8)}) joined your neighbours`);
+  peerDown = (event: { id: string; reason: PeerDownReason }): void =>
+    this.print(`* ${event.id.slice(0, 8)} left your neighbours (${event.reason})`);
+  sent = (): void => undefined;
+  message = (m: DeliveredMessage): void => {
+    const where = m.to ? 'to you' : `#${m.room ?? 'lobby'}`;
+    this.print(`[${where}] ${m.from.name}: ${m.text}  (${m.hops} hop${m.hops === 1 ? '' : 's'})`);
+  };
+  receipt = (event: ReceiptEvent): void =>
+    this.print(`* delivered to ${event.from.name}, ${event.hops} hop${event.hops === 1 ? '' : 's'}`);
+  receiptMissing = (event: { messageId: string; to: string }): void =>
+    this.print(`* no receipt from ${event.to.slice(0, 8)} for message ${event.messageId}`);
+  peers = (views: Views): void => {
+    const line = (p: NodeInfo): string => `  ${p.id}  ${p.name.padEnd(16)} ${p.host}:${p.port}`;
+    this.print(
+      [
+        `active (${views.active.length}):`,
+        ...views.active.map(line),
+        `passive (${views.passive.length}):`,
+        ...views.passive.map(line),
+      ].join('\n'),
+    );
+  };
+  stats = (counters: Record<string, number>): void =>
+    this.print(
+      Object.entries(counters)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => `  ${key} = ${value}`)
+        .join('\n'),
+    );
+  error = (message: string): void => this.print(`! ${message}`);
+  info = (text: string): void => this.print(text);
+}

@@ -1,0 +1,376 @@
+/**
+ * One connection to one peer: the handshake of PROTOCOL.md section 3, then sealed frames,
+ * keepalive and a bounded send queue. The Link knows nothing of membership or routing; it hands
+ * verified envelopes to its owner and reports exactly one close.
+ *
+ *   dialer                                   listener
+ *     |-- Hello(eph_d) --------------------->|    both send Hello at once, in clear
+ *     |<------------------------ Hello(eph_l)|
+ *     |-- Auth ----------------------------->|    in clear; each verifies the other's
+ *     |<---------------------------------- Auth|
+ *     |== sealed frames, both ways ==========|    ChaCha20-Poly1305, one key per direction
+ */
+import type { NodeConfig } from '../config.js';
+import type { Identity } from '../crypto/identity.js';
+import { ed25519PublicKeyObject, nodeInfoProblem, verifyEd25519 } from '../crypto/identity.js';
+import {
+  EphemeralKey,
+  authSignedBytes,
+  isKeyProofValid,
+  keyProofOf,
+  sessionKeysOf,
+  transcriptOf,
+  type Role,
+} from '../crypto/handshake.js';
+import { Opener, Sealer, TAG_BYTES } from '../crypto/seal.js';
+import {
+  ErrorCode,
+  decodeEnvelope,
+  encodeEnvelope,
+  type Envelope,
+  type EnvelopeKind,
+  type ErrorCodeName,
+  type Hello,
+  type NodeInfo,
+} from '../proto/messages.js';
+import { Timer, type Clock } from '../utils/clock.js';
+import { FrameDecoder, encodeFrame } from '../utils/frame.js';
+import type { Logger } from '../utils/logger.js';
+import type { Random } from '../utils/random.js';
+import type { Connection } from '../transport/transport.js';
+import type { LinkCloseReason, PeerLink } from '../membership/strategy.js';
+
+export const PROTOCOL_VERSION = 1;
+const NONCE_BYTES = 16;
+
+export interface Refusal {
+  code: ErrorCodeName;
+  reason: string;
+}
+
+/** What a Link tells its owner. Handlers run synchronously and must not throw. */
+export interface LinkEvents {
+  /** The peer's Hello is well formed: answer a refusal to close (self, banned), or undefined. */
+  admit(link: Link, peer: NodeInfo): Refusal | undefined;
+  /** Both Auths verified: the link is sealed and may carry anything. */
+  ready(link: Link): void;
+  /** A sealed envelope other than Ping/Pong/ProtocolError, which the link handles itself. */
+  envelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void;
+  /** Called exactly once. `code` is set when the peer broke the protocol or a limit. */
+  closed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void;
+}
+
+export interface LinkOptions {
+  connection: Connection;
+  role: Role;
+  identity: Identity;
+  /** Our NodeInfo as sent in Hello. */
+  self: NodeInfo;
+  /** Derived network key; empty on an unkeyed mesh. */
+  networkKey: Uint8Array;
+  config: NodeConfig;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  events: LinkEvents;
+}
+
+type State =
+  | { name: 'hello'; ephemeral: EphemeralKey; ownHello: Uint8Array }
+  | { name: 'auth'; peer: NodeInfo; transcript: Uint8Array; shared: Uint8Array }
+  | { name: 'open'; peer: NodeInfo; sealer: Sealer; opener: Opener }
+  | { name: 'closed' };
+
+export class Link implements PeerLink {
+  readonly role: Role;
+  readonly connection: Connection;
+  #state: State;
+  #peer: NodeInfo | undefined;
+  readonly #decoder: FrameDecoder;
+  readonly #deadline: Timer;
+  readonly #keepalive: Timer;
+  #lastReceivedAt: number;
+  #missedPings = 0;
+  readonly #log: Logger;
+  /** When the link became open (both Auths verified), for duplicate resolution. */
+  openedAt = 0;
+  /** Settles when the transport reports the connection gone (after a flush on close). */
+  readonly disconnected: Promise<void>;
+  #onDisconnected: () => void = () => undefined;
+
+  constructor(private readonly options: LinkOptions) {
+    const { connection, config, clock, random, role } = options;
+    this.role = role;
+    this.connection = connection;
+    this.#log = options.log.child({ remote: `${connection.remote.host}:${connection.remote.port}`, role });
+    this.#decoder = new FrameDecoder(config.maxFrameBytes);
+    this.#lastReceivedAt = clock.now();
+    this.#deadline = new Timer(clock, () => this.#fail('timeout', 'handshake deadline passed'));
+    this.#keepalive = new Timer(clock, () => this.#onKeepalive());
+    const ephemeral = new EphemeralKey(random.bytes(32));
+    const ownHello = encodeEnvelope({
+      hello: {
+        version: PROTOCOL_VERSION,
+        node: options.self,
+        nonce: random.bytes(NONCE_BYTES),
+        network: config.network,
+        ephemeralKey: ephemeral.publicKey,
+      },
+    });
+    this.#state = { name: 'hello', ephemeral, ownHello };
+    this.#deadline.start(config.handshakeTimeoutMs);
+    this.disconnected = new Promise((resolve) => (this.#onDisconnected = resolve));
+    connection.attach({
+      onData: (chunk) => this.#onData(chunk),
+      onClose: (hadError) => {
+        this.#onDisconnected();
+        this.#finish(hadError ? 'error' : 'closed', 'connection closed by peer');
+      },
+    });
+    this.#write(ownHello);
+  }
+
+  /** The verified peer; only valid once `ready` fired. */
+  get peer(): NodeInfo {
+    if (!this.#peer) throw new Error('link is not authenticated yet');
+    return this.#peer;
+  }
+
+  get id(): string {
+    return this.peer.id;
+  }
+
+  /** The peer's NodeInfo once its Hello was accepted, else undefined. */
+  get claimedPeer(): NodeInfo | undefined {
+    return this.#peer;
+  }
+
+  get isOpen(): boolean {
+    return this.#state.name === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.#state.name === 'closed';
+  }
+
+  send(envelope: Envelope): boolean {
+    return this.sendEncoded(encodeEnvelope(envelope));
+  }
+
+  /** Sends an already encoded Envelope; lets the router encode a message once for all links. */
+  sendEncoded(envelopeBytes: Uint8Array): boolean {
+    if (this.#state.name !== 'open') return false;
+    if (envelopeBytes.length + TAG_BYTES > this.options.config.maxFrameBytes) {
+      this.#log.warn({ bytes: envelopeBytes.length }, 'refusing to send a frame over maxFrameBytes');
+      return false;
+    }
+    const frame = encodeFrame(this.#state.sealer.seal(envelopeBytes));
+    if (this.connection.bufferedBytes + frame.length > this.options.config.maxSendQueueBytes) {
+      this.#log.warn({ peer: this.#peer?.id }, 'peer is not reading: send queue over its cap');
+      this.connection.destroy();
+      this.#finish('error', 'send queue over maxSendQueueBytes', 'LIMIT');
+      return false;
+    }
+    this.connection.write(frame);
+    return true;
+  }
+
+  /** Flushes and closes; with a code, tells the peer why first. */
+  close(code?: ErrorCodeName, reason = ''): void {
+    if (this.#state.name === 'closed') return;
+    if (code) this.#sendError(code, reason);
+    this.connection.end();
+    this.#finish('local', reason || 'closed locally');
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.connection.write(encodeFrame(bytes));
+  }
+
+  #sendError(code: ErrorCodeName, reason: string): void {
+    const envelope: Envelope = { error: { code: ErrorCode[code], reason: reason.slice(0, 200) } };
+    if (this.#state.name === 'open') this.sendEncoded(encodeEnvelope(envelope));
+    else if (this.#state.name !== 'closed') this.#write(encodeEnvelope(envelope));
+  }
+
+  /** The peer broke the protocol: tell it (best effort), close, report. */
+  #refuse(code: ErrorCodeName, reason: string): void {
+    if (this.#state.name === 'closed') return;
+    this.#sendError(code, reason);
+    this.connection.end();
+    this.#finish('error', reason, code);
+  }
+
+  #fail(reason: LinkCloseReason, detail: string): void {
+    this.connection.destroy();
+    this.#finish(reason, detail);
+  }
+
+  #finish(reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
+    if (this.#state.name === 'closed') return;
+    this.#state = { name: 'closed' };
+    this.#deadline.stop();
+    this.#keepalive.stop();
+    const level = code ? 'warn' : 'debug';
+    this.#log[level]({ peer: this.#peer?.id, reason, code, detail }, 'link closed');
+    this.options.events.closed(this, reason, detail, code);
+  }
+
+  #onData(chunk: Uint8Array): void {
+    try {
+      this.#decoder.push(chunk);
+      while (this.#state.name !== 'closed') {
+        const result = this.#decoder.next();
+        if (result.type === 'need-more') return;
+        if (result.type === 'malformed') return this.#refuse('FRAME', result.reason);
+        this.#lastReceivedAt = this.options.clock.now();
+        this.#missedPings = 0;
+        this.#onFrame(result.body);
+      }
+    } catch (err) {
+      // Nothing throws out of a socket handler: a bug here costs one link, not the process.
+      this.#log.error({ err }, 'unexpected error on link');
+      this.#fail('error', 'internal error');
+    }
+  }
+
+  #onFrame(body: Uint8Array): void {
+    const state = this.#state;
+    if (state.name !== 'open') return this.#onClearFrame(body);
+    const plaintext = state.opener.open(body);
+    if (!plaintext) return this.#onUnopenable(body);
+    const decoded = decodeEnvelope(plaintext);
+    if (!decoded.ok) return this.#refuse('DECODE', decoded.reason);
+    const { kind, envelope } = decoded.value;
+    switch (kind) {
+      case 'ping':
+        this.send({ pong: { nonce: (envelope as { ping: { nonce: number } }).ping.nonce } });
+        return;
+      case 'pong':
+        return;
+      case 'error':
+        return this.#onPeerError(envelope as { error: { code: number; reason: string } });
+      case 'hello':
+      case 'auth':
+        return this.#refuse('PROTOCOL', `${kind} after the handshake`);
+      default:
+        this.options.events.envelope(this, kind, envelope);
+    }
+  }
+
+  /** A sealed frame that does not open: close at once, no reply; log a clear error if it is one. */
+  #onUnopenable(body: Uint8Array): void {
+    const clear = decodeEnvelope(body);
+    if (clear.ok && clear.value.kind === 'error') {
+      return this.#onPeerError(clear.value.envelope as { error: { code: number; reason: string } });
+    }
+    this.connection.destroy();
+    this.#finish('error', 'sealed frame failed to open', 'AUTH');
+  }
+
+  #onPeerError(envelope: { error: { code: number; reason: string } }): void {
+    const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === envelope.error.code);
+    this.#log.warn(
+      { peer: this.#peer?.id, code: name ?? envelope.error.code, reason: envelope.error.reason },
+      'peer sent ProtocolError',
+    );
+    this.connection.end();
+    this.#finish('error', `peer refused: ${name ?? 'UNKNOWN'} ${envelope.error.reason}`);
+  }
+
+  #onClearFrame(body: Uint8Array): void {
+    const decoded = decodeEnvelope(body);
+    if (!decoded.ok) return this.#refuse('DECODE', decoded.reason);
+    const { kind, envelope } = decoded.value;
+    if (kind === 'error') return this.#onPeerError(envelope as { error: { code: number; reason: string } });
+    if (kind === 'hello' && this.#state.name === 'hello') {
+      return this.#onHello((envelope as { hello: Hello }).hello, body);
+    }
+    if (kind === 'auth' && this.#state.name === 'auth') {
+      const { keyProof, signature } = (envelope as { auth: { keyProof: Uint8Array; signature: Uint8Array } })
+        .auth;
+      return this.#onAuth(keyProof, signature);
+    }
+    this.#refuse('PROTOCOL', `unexpected ${kind} during the handshake`);
+  }
+
+  #onHello(hello: Hello, peerHelloBytes: Uint8Array): void {
+    const state = this.#state;
+    if (state.name !== 'hello') return;
+    if (hello.version !== PROTOCOL_VERSION)
+      return this.#refuse('VERSION', `unsupported version ${hello.version}`);
+    const network = hello.network || 'default';
+    if (network !== this.options.config.network)
+      return this.#refuse('NETWORK', `network '${network}' is not ours`);
+    const problem = nodeInfoProblem(hello.node);
+    if (problem) return this.#refuse('AUTH', `invalid node info: ${problem}`);
+    if (hello.nonce.length !== NONCE_BYTES) return this.#refuse('AUTH', 'nonce is not 16 bytes');
+    const shared = state.ephemeral.sharedSecret(hello.ephemeralKey);
+    if (!shared) return this.#refuse('AUTH', 'bad or low-order ephemeral key');
+    const peer = hello.node as NodeInfo;
+    this.#peer = peer;
+    const refusal = this.options.events.admit(this, peer);
+    if (refusal) return this.#refuse(refusal.code, refusal.reason);
+    const [dialerHello, listenerHello] =
+      this.role === 'dialer' ? [state.ownHello, peerHelloBytes] : [peerHelloBytes, state.ownHello];
+    const transcript = transcriptOf(dialerHello, listenerHello);
+    this.#state = { name: 'auth', peer, transcript, shared };
+    const { identity, networkKey } = this.options;
+    this.#write(
+      encodeEnvelope({
+        auth: {
+          keyProof: keyProofOf(networkKey, transcript, this.role),
+          signature: identity.sign(authSignedBytes(transcript, this.role)),
+        },
+      }),
+    );
+  }
+
+  #onAuth(keyProof: Uint8Array, signature: Uint8Array): void {
+    const state = this.#state;
+    if (state.name !== 'auth') return;
+    const peerRole: Role = this.role === 'dialer' ? 'listener' : 'dialer';
+    const signed = authSignedBytes(state.transcript, peerRole);
+    if (!verifyEd25519(ed25519PublicKeyObject(state.peer.publicKey), signed, signature)) {
+      return this.#refuse('AUTH', 'handshake signature does not verify');
+    }
+    const { networkKey } = this.options;
+    if (networkKey.length > 0 && !isKeyProofValid(networkKey, state.transcript, peerRole, keyProof)) {
+      return this.#refuse('AUTH', 'wrong network key');
+    }
+    if (networkKey.length === 0 && keyProof.length > 0)
+      return this.#refuse('AUTH', 'peer expects a network key');
+    const keys = sessionKeysOf(state.shared, state.transcript, networkKey);
+    const [sendKey, receiveKey] =
+      this.role === 'dialer'
+        ? [keys.dialerToListener, keys.listenerToDialer]
+        : [keys.listenerToDialer, keys.dialerToListener];
+    this.#state = {
+      name: 'open',
+      peer: state.peer,
+      sealer: new Sealer(sendKey),
+      opener: new Opener(receiveKey),
+    };
+    this.#deadline.stop();
+    this.openedAt = this.options.clock.now();
+    this.#keepalive.start(this.options.config.pingIdleMs);
+    this.#log.debug({ peer: state.peer.id }, 'link open');
+    this.options.events.ready(this);
+  }
+
+  /** Ping after `pingIdleMs` of silence; declare the link dead after `maxMissedPings` unanswered. */
+  #onKeepalive(): void {
+    const { config, clock, random } = this.options;
+    const silentMs = clock.now() - this.#lastReceivedAt;
+    if (this.#missedPings === 0 && silentMs < config.pingIdleMs) {
+      this.#keepalive.start(config.pingIdleMs - silentMs);
+      return;
+    }
+    if (this.#missedPings >= config.maxMissedPings) {
+      return this.#fail('timeout', `${this.#missedPings} pings unanswered`);
+    }
+    this.#missedPings++;
+    // Sending may close the link (send queue over its cap): then no timer may stay armed.
+    if (this.send({ ping: { nonce: random.int(2 ** 32) } })) this.#keepalive.start(config.pingTimeoutMs);
+  }
+}

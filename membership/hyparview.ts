@@ -1,0 +1,494 @@
+/**
+ * HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007) as PROTOCOL.md section 4 words it:
+ * a small symmetric active view of open links (the data plane's neighbours) and a larger
+ * passive view of known addresses, used to repair the active view after failures.
+ *
+ * Sockets, the handshake, duplicate connections and the idle close of short-lived links are
+ * the node's. This class only decides: which link is active, what to send, whom to dial.
+ *
+ * Invariants (most enforced by `View`): both views within their sizes, never self, no
+ * duplicates, active and passive disjoint, no port-0 node in the passive view; an active
+ * entry holds the one link the peer is reached by, and `isDataLink` compares link objects.
+ * Every state change is synchronous in a callback; `await` only sequences dials, and every
+ * continuation re-checks that the node is still running.
+ */
+import { formatAddress, type Address, type NodeConfig } from '../config.js';
+import { nodeInfoProblem } from '../crypto/identity.js';
+import type { Envelope, NodeInfo } from '../proto/messages.js';
+import { Timer } from '../utils/clock.js';
+import type { Logger } from '../utils/logger.js';
+import { addressOf, passiveRefusal } from './entries.js';
+import { Healer, type AttemptOutcome } from './healing.js';
+import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
+import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
+import { ShuffleExchange } from './shuffle.js';
+import type {
+  DataPeer,
+  LinkCloseReason,
+  MembershipContext,
+  MembershipFactory,
+  MembershipMessage,
+  MembershipStrategy,
+  PeerDownReason,
+  PeerLink,
+  Views,
+} from './strategy.js';
+import { View } from './view.js';
+
+const DOWN_REASONS: Readonly<Record<LinkCloseReason, PeerDownReason>> = {
+  timeout: 'timeout',
+  error: 'error',
+  leave: 'leave',
+  closed: 'closed',
+  local: 'closed',
+};
+
+export class HyParView implements MembershipStrategy {
+  readonly name = 'hyparview';
+  readonly #ctx: MembershipContext;
+  readonly #config: NodeConfig;
+  readonly #log: Logger;
+  readonly #active: View<ActivePeer>;
+  readonly #passive: View<PassivePeer>;
+  readonly #requests: NeighborRequests;
+  readonly #healer: Healer;
+  readonly #shuffleTimer: Timer;
+  readonly #shuffle: ShuffleExchange;
+  readonly #counters = newCounters();
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #seeds: readonly Address[] = [];
+  #seedTurn = 0;
+  /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
+  #forwardJoinDials = 0;
+  /**
+   * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that
+   * replaced an older one (a restarted peer) is handled as a join, as PROTOCOL.md section 3 asks.
+   */
+  readonly #joinedLinks = new WeakSet<PeerLink>();
+
+  constructor(context: MembershipContext) {
+    const { config, clock, random, self } = context;
+    this.#ctx = context;
+    this.#config = config;
+    this.#log = context.log.child({ component: 'hyparview' });
+    this.#active = new View(config.activeSize, self.id);
+    this.#passive = new View(config.passiveSize, self.id);
+    this.#requests = new NeighborRequests(clock, config.shortLivedIdleMs, (link) =>
+      this.#maybeCloseShortLived(link),
+    );
+    this.#healer = new Healer({
+      clock,
+      random,
+      baseBackoffMs: config.retryBaseBackoffMs,
+      maxBackoffMs: config.retryMaxBackoffMs,
+      shouldHeal: () => this.#state === 'running' && !this.#active.isFull,
+      attempt: () => this.#healOnce(),
+    });
+    this.#shuffleTimer = new Timer(clock, () => this.#onShuffleTimer());
+    this.#shuffle = new ShuffleExchange({
+      context,
+      active: this.#active,
+      passive: this.#passive,
+      counters: this.#counters,
+      isStopped: () => this.#stopped,
+      isDataLink: (link) => this.isDataLink(link),
+      maybeCloseShortLived: (link) => this.#maybeCloseShortLived(link),
+      onPassiveGrew: () => this.#healer.maybeHeal(),
+      background: (work, what) => void this.#background(work, what),
+    });
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------
+
+  start(seeds: readonly Address[]): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    this.#seeds = [...seeds];
+    this.#armShuffle();
+    // With an empty view the first repair attempt is the join through the seeds.
+    this.#healer.maybeHeal();
+  }
+
+  stop(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#shuffleTimer.stop();
+    this.#healer.stop();
+    this.#requests.cancelAll();
+    this.#shuffle.stop();
+    for (const { data } of this.#active.entries()) data.link.send({ leave: {} });
+    this.#active.clear();
+  }
+
+  get #stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  // --- node callbacks -------------------------------------------------------------------
+
+  onLinkReady(link: PeerLink): void {
+    if (this.#stopped) return;
+    this.#log.debug({ ...peerFields(link.peer), role: link.role }, 'link ready (short-lived until claimed)');
+  }
+
+  onMessage(link: PeerLink, message: MembershipMessage): void {
+    if (this.#stopped) return;
+    this.#log.debug({ ...peerFields(link.peer), kind: message.kind }, 'membership message');
+    switch (message.kind) {
+      case 'join':
+        return this.#onJoin(link);
+      case 'forwardJoin':
+        return this.#onForwardJoin(link, message.body.node, message.body.ttl);
+      case 'neighbor':
+        return this.#onNeighbor(link, message.body.highPriority);
+      case 'neighborReply':
+        return this.#onNeighborReply(link, message.body.accepted);
+      case 'disconnect':
+        return this.#onDisconnect(link, message.body.alive);
+      case 'shuffle':
+        return this.#shuffle.onShuffle(link, message.body);
+      case 'shuffleReply':
+        return this.#shuffle.onShuffleReply(link, message.body.entries);
+      case 'leave':
+        return this.#onLeave(link);
+    }
+  }
+
+  onLinkClosed(link: PeerLink, reason: LinkCloseReason): void {
+    if (this.#stopped) return;
+    this.#requests.settle(link, 'closed');
+    if (!this.isDataLink(link)) return;
+    // The paper drops a failed peer rather than keeping it in the passive view.
+    this.#removeActive(link.id, DOWN_REASONS[reason]);
+    this.#counters.failuresDetected++;
+    this.#log.debug({ ...peerFields(link.peer), reason }, 'active link failed');
+    this.#healer.maybeHeal();
+  }
+
+  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
+    if (this.#stopped) return;
+    const entry = this.#active.get(previous.id);
+    if (entry && entry.data.link === previous) this.#active.update(previous.id, { link: next }, next.peer);
+    this.#requests.move(previous, next);
+  }
+
+  // --- queries --------------------------------------------------------------------------
+
+  isDataLink(link: PeerLink): boolean {
+    return this.#active.get(link.id)?.data.link === link;
+  }
+
+  dataPeers(): DataPeer[] {
+    return this.#active.entries().map((entry) => entry.data.link);
+  }
+
+  views(): Views {
+    return { active: this.#active.infos(), passive: this.#passive.infos() };
+  }
+
+  stats(): Record<string, number> {
+    return {
+      ...this.#counters,
+      activePeers: this.#active.size,
+      passivePeers: this.#passive.size,
+      healingBackoffMs: this.#healer.backoffMs,
+    };
+  }
+
+  // --- joining --------------------------------------------------------------------------
+
+  /** The contact's side of a Join: admit the joiner and announce it on random walks. */
+  #onJoin(link: PeerLink): void {
+    if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
+    if (!this.#addActive(link)) {
+      this.#ctx.countDrop('join-refused');
+      link.close();
+      return;
+    }
+    this.#joinedLinks.add(link);
+    this.#counters.joins++;
+    // A joiner that does not listen can be nobody else's neighbour: no walk for it.
+    if (link.peer.port === 0) return;
+    const forwardJoin: Envelope = { forwardJoin: { node: link.peer, ttl: this.#config.arwl } };
+    for (const { info, data } of this.#active.entries()) {
+      if (info.id !== link.id) data.link.send(forwardJoin);
+    }
+  }
+
+  #onForwardJoin(link: PeerLink, node: NodeInfo | null | undefined, receivedTtl: number): void {
+    if (!this.isDataLink(link)) return this.#ctx.countDrop('forwardJoin-not-neighbor');
+    if (!node || nodeInfoProblem(node) !== undefined) {
+      this.#counters.entriesRefused++;
+      return this.#ctx.countDrop('forwardJoin-invalid-node');
+    }
+    this.#counters.forwardJoins++;
+    // A walk never gets longer than ours, whatever a peer claims.
+    const ttl = Math.min(receivedTtl, this.#config.arwl);
+    if (ttl === 0 || this.#active.size <= 1) return this.#maybeDialJoiner(node);
+    if (ttl === this.#config.prwl) this.#addPassive(node);
+    const candidates = this.#active.entries().filter((e) => e.info.id !== link.id && e.info.id !== node.id);
+    const next = candidates[this.#ctx.random.int(candidates.length)];
+    if (next) next.data.link.send({ forwardJoin: { node, ttl: ttl - 1 } });
+    else this.#maybeDialJoiner(node);
+  }
+
+  /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
+  #maybeDialJoiner(node: NodeInfo): void {
+    if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
+    if (this.#forwardJoinDials >= this.#config.activeSize) {
+      // Bounded dials: a burst of joins ending here leaves the rest to shuffles and repair.
+      this.#ctx.countDrop('forwardJoin-busy');
+      this.#addPassive(node);
+      return;
+    }
+    this.#forwardJoinDials++;
+    void this.#background(this.#dialJoiner(node), 'forward-join dial').finally(
+      () => this.#forwardJoinDials--,
+    );
+  }
+
+  async #dialJoiner(node: NodeInfo): Promise<void> {
+    const link = await this.#ctx.connect(addressOf(node));
+    if (this.#stopped || !link) return;
+    if (link.id !== node.id) {
+      this.#ctx.countDrop('forwardJoin-address-mismatch');
+      return this.#maybeCloseShortLived(link);
+    }
+    if (this.#active.has(link.id)) return;
+    await this.#requestNeighbor(link, true);
+  }
+
+  // --- neighbour requests ---------------------------------------------------------------
+
+  #onNeighbor(link: PeerLink, highPriority: boolean): void {
+    this.#counters.neighborRequests++;
+    const accepted: Envelope = { neighborReply: { accepted: true } };
+    if (this.isDataLink(link)) {
+      link.send(accepted);
+      return;
+    }
+    // A peer already active (by a stale link object) is re-admitted on this link, not refused.
+    const admit = highPriority || !this.#active.isFull || this.#active.has(link.id);
+    // The reply goes out before peerUp, so that no routed data overtakes it on the link.
+    if (admit && this.#addActive(link, accepted)) {
+      this.#counters.neighborAccepted++;
+      return;
+    }
+    this.#counters.neighborRefused++;
+    link.send({ neighborReply: { accepted: false } });
+    this.#addPassive(link.peer);
+  }
+
+  #onNeighborReply(link: PeerLink, accepted: boolean): void {
+    if (!this.#requests.has(link)) return this.#ctx.countDrop('neighborReply-unsolicited');
+    if (accepted) {
+      this.#counters.neighborAcceptedByPeer++;
+      // The peer has committed: admit it even if the view filled meanwhile (evicting), so
+      // that the two views stay symmetric.
+      const added = this.#addActive(link);
+      this.#requests.settle(link, added ? 'accepted' : 'refused');
+      if (!added) this.#maybeCloseShortLived(link);
+      return;
+    }
+    this.#counters.neighborRefusedByPeer++;
+    this.#requests.settle(link, 'refused');
+    this.#addPassive(link.peer);
+    this.#maybeCloseShortLived(link);
+  }
+
+  /** Sends Neighbor on `link` (once) and resolves with how the request ended. */
+  #requestNeighbor(link: PeerLink, highPriority: boolean): Promise<NeighborOutcome> {
+    if (this.#requests.has(link)) return this.#requests.wait(link);
+    if (!link.send({ neighbor: { highPriority } })) return Promise.resolve('closed');
+    this.#counters.neighborRequestsSent++;
+    this.#log.debug({ ...peerFields(link.peer), highPriority }, 'neighbor request sent');
+    return this.#requests.wait(link);
+  }
+
+  // --- leaving and failures -------------------------------------------------------------
+
+  #onDisconnect(link: PeerLink, alive: boolean): void {
+    this.#counters.disconnectsReceived++;
+    if (this.isDataLink(link)) {
+      this.#removeActive(link.id, 'disconnect');
+      if (alive) this.#addPassive(link.peer);
+      this.#healer.maybeHeal();
+    }
+    link.close();
+  }
+
+  /** A graceful exit: the peer is forgotten at once, whichever link announced it. */
+  #onLeave(link: PeerLink): void {
+    this.#counters.leavesReceived++;
+    this.#removeActive(link.id, 'leave');
+    this.#passive.remove(link.id);
+    link.close();
+    this.#healer.maybeHeal();
+  }
+
+  // --- repair ---------------------------------------------------------------------------
+
+  /**
+   * One repair attempt: a random passive peer, or, while the active view is empty, the seeds
+   * (every other attempt when there are passive peers too, all of them when there are none).
+   */
+  async #healOnce(): Promise<AttemptOutcome> {
+    const useSeeds =
+      this.#active.size === 0 &&
+      this.#seeds.length > 0 &&
+      (this.#passive.size === 0 || this.#seedTurn++ % 2 === 1);
+    if (useSeeds) {
+      this.#counters.healingAttempts++;
+      return (await this.#joinThroughSeeds()) ? 'success' : 'failure';
+    }
+    const candidate = this.#passive.randomEntry(this.#ctx.random);
+    if (!candidate) return 'idle';
+    this.#counters.healingAttempts++;
+    return this.#tryPassive(candidate.info);
+  }
+
+  /** Seeds in order; the first that answers gets Join and becomes a neighbour. */
+  async #joinThroughSeeds(): Promise<boolean> {
+    for (const seed of this.#seeds) {
+      const link = await this.#ctx.connect(seed);
+      if (this.#stopped) return false;
+      if (!link || link.id === this.#ctx.self.id) {
+        this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
+        continue;
+      }
+      if (this.isDataLink(link)) return true;
+      if (link.send({ join: {} }) && this.#addActive(link)) {
+        this.#counters.joinsSent++;
+        this.#log.debug({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'joined through seed');
+        return true;
+      }
+      this.#log.warn({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'seed link unusable');
+    }
+    return false;
+  }
+
+  async #tryPassive(info: NodeInfo): Promise<AttemptOutcome> {
+    const link = await this.#ctx.connect(addressOf(info));
+    if (this.#stopped) return 'idle';
+    if (!link) {
+      this.#notePassiveFailure(info.id);
+      return 'failure';
+    }
+    if (link.id !== info.id) {
+      // Someone else answers at that address now: the entry is stale.
+      this.#dropPassive(info.id, 'address answered by another node');
+      this.#maybeCloseShortLived(link);
+      return 'failure';
+    }
+    if (this.#active.has(link.id)) return 'success';
+    if (this.#active.isFull) {
+      this.#maybeCloseShortLived(link);
+      return 'success';
+    }
+    const outcome = await this.#requestNeighbor(link, this.#active.size === 0);
+    if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(info.id);
+    if (outcome === 'refused') this.#passive.update(info.id, { failures: 0 });
+    if (outcome === 'cancelled') return 'idle';
+    return outcome === 'accepted' ? 'success' : 'failure';
+  }
+
+  #notePassiveFailure(id: string): void {
+    const entry = this.#passive.get(id);
+    if (!entry) return;
+    const failures = entry.data.failures + 1;
+    if (failures >= this.#config.passiveMaxFailures)
+      this.#dropPassive(id, `${failures} failed dials in a row`);
+    else this.#passive.update(id, { failures });
+  }
+
+  #dropPassive(id: string, why: string): void {
+    if (!this.#passive.remove(id)) return;
+    this.#counters.passiveDropped++;
+    this.#log.debug({ peer: id, why }, 'passive entry dropped');
+  }
+
+  // --- shuffle --------------------------------------------------------------------------
+
+  #armShuffle(): void {
+    const jitter = 0.75 + 0.5 * this.#ctx.random.float();
+    this.#shuffleTimer.start(this.#config.shuffleIntervalMs * jitter);
+  }
+
+  #onShuffleTimer(): void {
+    if (this.#state !== 'running') return;
+    this.#shuffle.onPeriod();
+    // The periodic safety net of repair: new passive entries, or a loop gone idle.
+    this.#healer.maybeHeal();
+    this.#armShuffle();
+  }
+
+  // --- views ----------------------------------------------------------------------------
+
+  /**
+   * Makes `link` an active neighbour: evicts a random one when full, takes the peer out of the
+   * passive view, sends `greeting` (before peer-up), reports peer-up. False when the peer may
+   * not be active (itself, an invalid NodeInfo). Already active with this link: true, no event.
+   */
+  #addActive(link: PeerLink, greeting?: Envelope): boolean {
+    if (link.id === this.#ctx.self.id || nodeInfoProblem(link.peer) !== undefined) return false;
+    const existing = this.#active.get(link.id);
+    if (existing) {
+      // A stale link object for the same peer: the node keeps one link per peer, this one.
+      if (existing.data.link !== link) this.#active.update(link.id, { link }, link.peer);
+      if (greeting) link.send(greeting);
+      return true;
+    }
+    if (this.#active.isFull) this.#evictRandom();
+    this.#passive.remove(link.id);
+    if (this.#active.add(link.peer, { link }) !== 'added') return false;
+    if (greeting) link.send(greeting);
+    this.#log.debug(peerFields(link.peer), 'active neighbour added');
+    this.#ctx.peerUp(link);
+    return true;
+  }
+
+  #evictRandom(): void {
+    const victim = this.#active.randomEntry(this.#ctx.random);
+    if (!victim) return;
+    const { link } = victim.data;
+    link.send({ disconnect: { alive: true } });
+    link.close();
+    this.#removeActive(victim.info.id, 'evicted');
+    this.#counters.evictions++;
+    this.#addPassive(victim.info);
+  }
+
+  #removeActive(id: string, reason: PeerDownReason): void {
+    const entry = this.#active.remove(id);
+    if (!entry) return;
+    this.#log.debug({ ...peerFields(entry.info), reason }, 'active neighbour removed');
+    this.#ctx.peerDown(entry.info, reason);
+  }
+
+  /** Adds to the passive view, evicting a random entry when full; refusals are silent. */
+  #addPassive(info: NodeInfo): void {
+    if (passiveRefusal(info, this.#ctx.self.id, (id) => this.#active.has(id)) !== undefined) return;
+    if (this.#passive.has(info.id) || this.#passive.capacity === 0) return;
+    if (this.#passive.isFull) {
+      const victim = this.#passive.randomEntry(this.#ctx.random);
+      if (victim) this.#passive.remove(victim.info.id);
+    }
+    this.#passive.add(info, { failures: 0 });
+  }
+
+  /** Callbacks must not throw nor leave rejections behind (strategy.ts): log, never rethrow. */
+  #background(work: Promise<void>, what: string): Promise<void> {
+    return work.catch((err: unknown) => this.#log.warn({ err }, `${what} failed`));
+  }
+
+  /** Closes a link that is neither active nor awaiting a NeighborReply. */
+  #maybeCloseShortLived(link: PeerLink): void {
+    if (link.isOpen && !this.isDataLink(link) && !this.#requests.has(link)) link.close();
+  }
+}
+
+function peerFields(info: NodeInfo): { peer: string; address: string } {
+  return { peer: info.id, address: formatAddress(addressOf(info)) };
+}
+
+export const createHyParView: MembershipFactory = (context) => new HyParView(context);

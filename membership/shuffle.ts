@@ -1,0 +1,155 @@
+/**
+ * The Shuffle exchange of HyParView (PROTOCOL.md section 4): a random walk that carries a
+ * sample of the origin's views, and a ShuffleReply over a short-lived connection from the node
+ * where the walk ends. Both ends merge what they received into their passive views.
+ *
+ * The node where a walk ends dials an origin address at most once per shuffle period
+ * (`DialLimit`), and only answers the node that authenticates as that origin.
+ */
+import { nodeInfoProblem } from '../crypto/identity.js';
+import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
+import { DialLimit } from './dial-limit.js';
+import { addressKey, addressOf, mergeEntries, toPeerEntries } from './entries.js';
+import type { ShuffleHost } from './hyparview-state.js';
+import type { PeerLink } from './strategy.js';
+
+/**
+ * Distinct origin addresses remembered per shuffle period for the dial limit. An honest mesh
+ * needs a handful; past this the node stops answering Shuffles by dialling until the sweep.
+ */
+const MAX_ORIGIN_DIALS_PER_PERIOD = 256;
+
+export class ShuffleExchange {
+  readonly #host: ShuffleHost;
+  readonly #originDials: DialLimit;
+  /** Ids sent in our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
+  #awaitingReply: ReadonlySet<string> | undefined;
+
+  constructor(host: ShuffleHost) {
+    this.#host = host;
+    this.#originDials = new DialLimit(host.context.config.shuffleIntervalMs, MAX_ORIGIN_DIALS_PER_PERIOD);
+  }
+
+  /** Once per shuffle period: a new period for the dial limit, and our own Shuffle. */
+  onPeriod(): void {
+    this.#originDials.prune(this.#host.context.clock.now());
+    this.#send();
+  }
+
+  stop(): void {
+    this.#originDials.clear();
+    this.#awaitingReply = undefined;
+  }
+
+  /** ka active entries (never the target) and kp passive ones, to one random neighbour. */
+  #send(): void {
+    const { active, passive, context } = this.#host;
+    const { random, config } = context;
+    const target = active.randomEntry(random);
+    if (!target) return;
+    const nodes = [
+      ...active.randomEntries(random, config.shuffleActive, target.info.id),
+      ...passive.randomEntries(random, config.shufflePassive),
+    ]
+      .map((entry) => entry.info)
+      .filter((info) => info.port !== 0);
+    const shuffle: Shuffle = { origin: context.self, entries: toPeerEntries(nodes), ttl: config.arwl };
+    if (!target.data.link.send({ shuffle })) return;
+    this.#awaitingReply = new Set(nodes.map((info) => info.id));
+    this.#host.counters.shufflesSent++;
+  }
+
+  onShuffle(link: PeerLink, shuffle: Shuffle): void {
+    const { context, active, counters } = this.#host;
+    if (this.#isOverLimit(link, shuffle.entries, 'shuffle')) return;
+    if (!this.#host.isDataLink(link)) return context.countDrop('shuffle-not-neighbor');
+    const origin = shuffle.origin;
+    if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
+    counters.shufflesReceived++;
+    // A walk never gets longer than ours, whatever a peer claims.
+    const ttl = Math.min(shuffle.ttl, context.config.arwl) - 1;
+    const next = active.randomEntry(context.random, link.id);
+    if (ttl > 0 && active.size > 1 && next) {
+      next.data.link.send({ shuffle: { origin, entries: shuffle.entries, ttl } });
+      counters.shufflesForwarded++;
+      return;
+    }
+    this.#endWalk(origin, shuffle.entries);
+  }
+
+  onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
+    if (this.#isOverLimit(link, entries, 'shuffleReply')) return;
+    // One reply per Shuffle sent: unsolicited entries could flood the passive view.
+    const sent = this.#awaitingReply;
+    if (!sent) return this.#host.context.countDrop('shuffleReply-unsolicited');
+    this.#awaitingReply = undefined;
+    this.#host.counters.shuffleRepliesReceived++;
+    this.#merge(
+      entries.map((entry) => entry.node),
+      sent,
+    );
+  }
+
+  /** The walk ends here: answer the origin with as many passive entries, then merge. */
+  #endWalk(origin: NodeInfo, entries: readonly PeerEntry[]): void {
+    const { context, passive } = this.#host;
+    if (origin.id === context.self.id) return context.countDrop('shuffle-own-walk');
+    const reply = passive.randomEntries(context.random, entries.length, origin.id).map((e) => e.info);
+    this.#replyTo(origin, toPeerEntries(reply));
+    // The origin is part of the exchange, as in the paper where it heads its own list.
+    this.#merge([origin, ...entries.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));
+  }
+
+  #replyTo(origin: NodeInfo, entries: PeerEntry[]): void {
+    const { context, active, counters } = this.#host;
+    const activeLink = active.get(origin.id)?.data.link;
+    if (activeLink) {
+      if (activeLink.send({ shuffleReply: { entries } })) counters.shuffleReplies++;
+      return;
+    }
+    if (origin.port === 0) return context.countDrop('shuffle-origin-unreachable');
+    if (!this.#originDials.tryAcquire(addressKey(origin), context.clock.now())) {
+      counters.shuffleRepliesLimited++;
+      return context.countDrop('shuffle-origin-rate');
+    }
+    this.#host.background(this.#dialAndReply(origin, entries), 'shuffle reply dial');
+  }
+
+  async #dialAndReply(origin: NodeInfo, entries: PeerEntry[]): Promise<void> {
+    const link = await this.#host.context.connect(addressOf(origin));
+    if (this.#host.isStopped() || !link) return;
+    if (link.id !== origin.id) {
+      this.#host.context.countDrop('shuffle-origin-mismatch');
+      return this.#host.maybeCloseShortLived(link);
+    }
+    if (link.send({ shuffleReply: { entries } })) this.#host.counters.shuffleReplies++;
+    // We sent the last message of a short-lived exchange: ours to close (unless it is active).
+    this.#host.maybeCloseShortLived(link);
+  }
+
+  #isOverLimit(link: PeerLink, entries: readonly PeerEntry[], kind: string): boolean {
+    const max = this.#host.context.config.maxEntriesPerMessage;
+    if (entries.length <= max) return false;
+    this.#host.context.countDrop(`${kind}-limit`);
+    link.close('LIMIT', `${entries.length} entries, at most ${max}`);
+    return true;
+  }
+
+  #merge(nodes: ReadonlyArray<NodeInfo | null | undefined>, sentIds: ReadonlySet<string>): void {
+    const { context, active, passive, counters } = this.#host;
+    const added = mergeEntries(nodes, {
+      passive,
+      selfId: context.self.id,
+      isActive: (id) => active.has(id),
+      sentIds,
+      random: context.random,
+      fresh: () => ({ failures: 0 }),
+      onRefused: (reason) => {
+        // Self and active peers are normal in gossip; only bad inputs count as drops.
+        if (reason === 'invalid' || reason === 'unreachable') context.countDrop(`entry-${reason}`);
+        counters.entriesRefused++;
+      },
+    });
+    if (added > 0) this.#host.onPassiveGrew();
+  }
+}

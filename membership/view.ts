@@ -1,0 +1,95 @@
+/**
+ * A bounded set of peers keyed by node id: the building block of every strategy's views.
+ *
+ * Invariants, enforced here so no strategy can break them: never more than `capacity` entries,
+ * never the node itself, never two entries with one id, never a NodeInfo whose id does not
+ * match its key (or that is otherwise invalid).
+ */
+import type { NodeInfo } from '../proto/messages.js';
+import { nodeInfoProblem } from '../crypto/identity.js';
+import { pickOne, pickSome, type Random } from '../utils/random.js';
+
+export interface ViewEntry<T> {
+  info: NodeInfo;
+  /** Strategy-specific data: a link for an active view, an age for Cyclon, failures for passive. */
+  data: T;
+}
+
+export type AddResult = 'added' | 'present' | 'full' | 'self' | 'invalid';
+
+export class View<T> {
+  readonly #entries = new Map<string, ViewEntry<T>>();
+
+  constructor(
+    readonly capacity: number,
+    private readonly selfId: string,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get isFull(): boolean {
+    return this.#entries.size >= this.capacity;
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  get(id: string): ViewEntry<T> | undefined {
+    return this.#entries.get(id);
+  }
+
+  /** Adds when there is room; never replaces an entry (use `update` for that). */
+  add(info: NodeInfo, data: T): AddResult {
+    if (info.id === this.selfId) return 'self';
+    if (this.#entries.has(info.id)) return 'present';
+    if (nodeInfoProblem(info) !== undefined) return 'invalid';
+    if (this.isFull) return 'full';
+    this.#entries.set(info.id, { info, data });
+    return 'added';
+  }
+
+  /** Replaces the data (and NodeInfo) of an existing entry; false when absent. */
+  update(id: string, data: T, info?: NodeInfo): boolean {
+    const entry = this.#entries.get(id);
+    if (!entry) return false;
+    entry.data = data;
+    if (info && info.id === id) entry.info = info;
+    return true;
+  }
+
+  remove(id: string): ViewEntry<T> | undefined {
+    const entry = this.#entries.get(id);
+    if (entry) this.#entries.delete(id);
+    return entry;
+  }
+
+  entries(): ViewEntry<T>[] {
+    return [...this.#entries.values()];
+  }
+
+  infos(): NodeInfo[] {
+    return this.entries().map((entry) => entry.info);
+  }
+
+  ids(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  randomEntry(random: Random, exceptId?: string): ViewEntry<T> | undefined {
+    const candidates = this.entries().filter((entry) => entry.info.id !== exceptId);
+    return pickOne(random, candidates);
+  }
+
+  randomEntries(random: Random, count: number, exceptId?: string): ViewEntry<T>[] {
+    const candidates =
+      exceptId === undefined ? this.entries() : this.entries().filter((e) => e.info.id !== exceptId);
+    return pickSome(random, candidates, count);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,537 @@
+/**
+ * A node of the overlay: it owns the listener, the links and the node's lifecycle, and wires
+ * the peer table (who we are connected to) and the router (what travels) together. It never
+ * decides membership or forwarding itself.
+ *
+ * Dependencies are injected (transport, clock, random source, logger) with real defaults, so
+ * the lab runs this same class over TCP, child processes, or memory under a simulated clock.
+ */
+import { EventEmitter } from 'node:events';
+import { formatAddress, resolveConfig, type Address, type NodeConfig } from './config.js';
+import { describeNode, type Identity } from './crypto/identity.js';
+import { loadOrCreateIdentity } from './crypto/identity-store.js';
+import { networkKeyOf } from './crypto/handshake.js';
+import { Admission } from './link/admission.js';
+import { Link, type Refusal } from './link/link.js';
+import type { DataPeer, LinkCloseReason, PeerDownReason, PeerLink, Views } from './membership/strategy.js';
+import { PeerTable, isMembershipKind } from './peer-table.js';
+import type { Envelope, EnvelopeKind, ErrorCodeName, IdList, NodeInfo, Routed } from './proto/messages.js';
+import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from './router.js';
+import { TcpTransport } from './transport/tcp.js';
+import type { Connection, Listener, Transport } from './transport/transport.js';
+import { Timer, systemClock, type Clock } from './utils/clock.js';
+import { silentLogger, type Logger } from './utils/logger.js';
+import { cryptoRandom, type Random } from './utils/random.js';
+
+export interface NodeDependencies {
+  transport?: Transport;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  /** A ready identity (the lab makes them from its seed); otherwise loaded from `dataDir`. */
+  identity?: Identity;
+  /** The lab's measurement hook on the router. */
+  observe?: (event: RouterObservation) => void;
+}
+
+export interface PeerSummary {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface SentEvent {
+  id: string;
+  to: string | null;
+  room: string | null;
+  text: string;
+}
+
+/** Typed events. Listeners run synchronously on the node's event loop and must not block. */
+export interface NodeEvents {
+  ready: [PeerSummary];
+  'peer:up': [PeerSummary];
+  'peer:down': [{ id: string; reason: PeerDownReason }];
+  message: [DeliveredMessage];
+  sent: [SentEvent];
+  receipt: [ReceiptEvent];
+  'receipt:missing': [{ messageId: string; to: string }];
+}
+
+/**
+ * Codes after which a peer is refused for `banMs`: it sent bytes no honest implementation
+ * sends. Not LIMIT: that code also reports our own refusals and a peer that reads slowly.
+ */
+const BANNABLE: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>(['FRAME', 'DECODE']);
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+interface Running {
+  state: 'running';
+  listener: Listener;
+  peerTable: PeerTable;
+  router: Router;
+}
+
+type Lifecycle =
+  { state: 'new' } | { state: 'starting' } | Running | { state: 'stopping' } | { state: 'stopped' };
+
+export class Node extends EventEmitter<NodeEvents> {
+  readonly config: NodeConfig;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #log: Logger;
+  readonly #observe: ((event: RouterObservation) => void) | undefined;
+  #identity: Identity | undefined;
+  #self: NodeInfo | undefined;
+  #lifecycle: Lifecycle = { state: 'new' };
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #admission: Admission;
+  readonly #networkKey: Uint8Array;
+  /** Every link, handshaking or open. */
+  readonly #links = new Set<Link>();
+  /** The authoritative open link per peer id. */
+  readonly #byPeer = new Map<string, Link>();
+  /** Dials in flight by address, so two callers share one dial. */
+  readonly #dials = new Map<string, Promise<PeerLink | undefined>>();
+  /** Resolves the dial waiting on a link's handshake. */
+  readonly #waiting = new Map<Link, (link: PeerLink | undefined) => void>();
+  /** Links handed to the peer table: only their closes concern it. */
+  readonly #announced = new WeakSet<Link>();
+  /** Links that lost a duplicate contest: their close is not a failure. */
+  readonly #replaced = new WeakSet<Link>();
+  /** Closes links that are not in a data view after `shortLivedIdleMs` without traffic. */
+  readonly #idleTimers = new Map<Link, Timer>();
+  readonly #counters = new Map<string, number>();
+
+  constructor(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}) {
+    super();
+    this.config = resolveConfig(config);
+    this.#transport = deps.transport ?? new TcpTransport();
+    this.#clock = deps.clock ?? systemClock;
+    this.#random = deps.random ?? cryptoRandom;
+    this.#log = (deps.logger ?? silentLogger()).child({ component: 'node' });
+    this.#identity = deps.identity;
+    this.#observe = deps.observe;
+    this.#admission = new Admission(this.config, this.#clock);
+    this.#networkKey = networkKeyOf(this.config.networkKey);
+  }
+
+  /** Own NodeInfo as announced; available once started. */
+  get info(): NodeInfo {
+    if (!this.#self) throw new Error('node not started');
+    return this.#self;
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get isRunning(): boolean {
+    return this.#lifecycle.state === 'running';
+  }
+
+  /** Loads the identity, listens, and joins through the seeds. Idempotent. */
+  start(): Promise<void> {
+    if (!this.#starting) {
+      this.#lifecycle = { state: 'starting' };
+      this.#starting = this.#start();
+    }
+    return this.#starting;
+  }
+
+  /** Sends Leave to every neighbour, flushes, closes everything. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => undefined);
+      const lifecycle = this.#lifecycle;
+      if (lifecycle.state === 'running') {
+        this.#lifecycle = { state: 'stopping' };
+        await this.#stop(lifecycle);
+      }
+      this.#lifecycle = { state: 'stopped' };
+    })();
+    return this.#stopping;
+  }
+
+  /** Sends a chat message to every node of the room. Returns the message id. */
+  broadcast(text: string, room?: string): string {
+    const id = this.#running().router.broadcast(text, room);
+    this.emit('sent', { id, to: null, room: room ?? 'lobby', text });
+    return id;
+  }
+
+  /** Sends a direct chat message to a node id anywhere in the mesh. Returns the message id. */
+  send(targetId: string, text: string): string {
+    const id = this.#running().router.send(targetId, text);
+    this.emit('sent', { id, to: targetId, room: null, text });
+    return id;
+  }
+
+  /** Broadcasts of joined rooms are delivered here; every node forwards every room. */
+  joinRoom(room: string): void {
+    this.#running().router.joinRoom(room);
+  }
+
+  leaveRoom(room: string): void {
+    this.#running().router.leaveRoom(room);
+  }
+
+  /** Dials an address and asks to join the mesh through it (the CLI's /connect). */
+  connect(address: Address): void {
+    this.#running().peerTable.start([address]);
+  }
+
+  peers(): Views {
+    return this.#running().peerTable.views();
+  }
+
+  /** Every node this node knows by id: both views and the origins of learned routes. */
+  knownNodes(): PeerSummary[] {
+    const { active, passive } = this.peers();
+    return [...active, ...passive].map(describeNode);
+  }
+
+  routes(): Array<{ originId: string; via: string; hops: number }> {
+    return this.#running().router.routes();
+  }
+
+  /** Every counter, flat, prefixed by component: `node.`, `membership.`, `router.`. */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [key, value] of this.#counters) out[`node.${key}`] = value;
+    out['node.connections'] = this.#links.size;
+    out['node.bans'] = this.#admission.banCount;
+    if (this.#lifecycle.state === 'running') {
+      for (const [key, value] of Object.entries(this.#lifecycle.peerTable.stats()))
+        out[`membership.${key}`] = value;
+      for (const [key, value] of Object.entries(this.#lifecycle.router.stats())) out[`router.${key}`] = value;
+    }
+    return out;
+  }
+
+  #running(): Running {
+    if (this.#lifecycle.state !== 'running') throw new Error(`node is ${this.#lifecycle.state}, not running`);
+    return this.#lifecycle;
+  }
+
+  #count(key: string, by = 1): void {
+    this.#counters.set(key, (this.#counters.get(key) ?? 0) + by);
+  }
+
+  async #start(): Promise<void> {
+    const identity = this.#identity ?? (await loadOrCreateIdentity(this.config.dataDir, this.#random));
+    this.#identity = identity;
+    const listener = await this.#transport.listen({ host: this.config.host, port: this.config.port }, (c) =>
+      this.#onInbound(c),
+    );
+    const announce = this.config.announce ?? listener.address;
+    this.#self = {
+      id: identity.id,
+      name: this.config.name || `peer-${identity.id.slice(0, 6)}`,
+      host: announce.host,
+      port: announce.port,
+      publicKey: identity.publicKey,
+    };
+    this.#log.info({ id: identity.id, address: formatAddress(announce) }, 'node listening');
+    const peerTable = new PeerTable(this.#membershipContext());
+    const router = new Router(this.#routerContext(identity));
+    this.#lifecycle = { state: 'running', listener, peerTable, router };
+    this.emit('ready', describeNode(this.#self));
+    peerTable.start(this.config.seeds);
+  }
+
+  async #stop({ listener, peerTable, router }: Running): Promise<void> {
+    peerTable.stop();
+    router.stop();
+    for (const timer of this.#idleTimers.values()) timer.stop();
+    this.#idleTimers.clear();
+    const links = [...this.#links];
+    for (const link of links) link.close();
+    // Leave frames are queued; give the sockets a moment to flush before cutting them.
+    await Promise.race([
+      Promise.all(links.map((link) => link.disconnected)),
+      new Promise<void>((resolve) => this.#clock.schedule(1000, resolve)),
+    ]);
+    for (const link of links) link.connection.destroy();
+    await listener.close();
+    this.#log.info('node stopped');
+  }
+
+  #membershipContext(): ConstructorParameters<typeof PeerTable>[0] {
+    return {
+      self: this.info,
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      log: this.#log.child({ component: 'membership' }),
+      connect: (address) => this.#connect(address),
+      linkTo: (peerId) => this.#byPeer.get(peerId),
+      peerUp: (link) => this.#onPeerUp(link),
+      peerDown: (peer, reason) => this.#onPeerDown(peer, reason),
+      countDrop: (reason) => this.#count(`drop.${reason}`),
+    };
+  }
+
+  #routerContext(identity: Identity): ConstructorParameters<typeof Router>[0] {
+    return {
+      identity,
+      self: this.info,
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      log: this.#log.child({ component: 'router' }),
+      dataPeers: (): DataPeer[] => this.#dataPeers(),
+      deliver: (message) => this.emit('message', message),
+      receipt: (event) => this.emit('receipt', event),
+      receiptMissing: (event) => this.emit('receipt:missing', event),
+      punish: (peerId, reason) => this.#punish(peerId, reason),
+      ...(this.#observe ? { observe: this.#observe } : {}),
+    };
+  }
+
+  #dataPeers(): DataPeer[] {
+    return this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : [];
+  }
+
+  #onPeerUp(link: PeerLink): void {
+    this.#idleTimers.get(link as Link)?.stop();
+    this.#log.info({ peer: link.id, name: link.peer.name }, 'peer up');
+    this.emit('peer:up', describeNode(link.peer));
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(link);
+  }
+
+  #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {
+    this.#log.info({ peer: peer.id, reason }, 'peer down');
+    this.emit('peer:down', { id: peer.id, reason });
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerDown(peer.id);
+    const link = this.#byPeer.get(peer.id);
+    if (link && this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataLink(link)) {
+      this.#armIdle(link);
+    }
+  }
+
+  /** A neighbour relayed a message with a bad signature: disconnect and refuse it. */
+  #punish(peerId: string, reason: string): void {
+    const link = this.#byPeer.get(peerId);
+    this.#count('punished');
+    this.#admission.ban(peerId, link ? { host: link.peer.host, port: link.peer.port } : undefined);
+    link?.close('LIMIT', reason);
+  }
+
+  #onInbound(connection: Connection): void {
+    const refusal =
+      this.#lifecycle.state === 'running'
+        ? this.#admission.refuseInbound(connection.remote.host)
+        : 'not-running';
+    if (refusal) {
+      this.#count(`refused.${refusal}`);
+      this.#log.debug({ remote: formatAddress(connection.remote), refusal }, 'inbound connection refused');
+      connection.attach({ onData: () => undefined, onClose: () => undefined });
+      connection.destroy();
+      return;
+    }
+    this.#addLink(connection, 'listener');
+  }
+
+  #addLink(connection: Connection, role: 'dialer' | 'listener'): Link {
+    this.#admission.opened(connection.remote.host);
+    const link = new Link({
+      connection,
+      role,
+      identity: this.#identity as Identity,
+      self: this.info,
+      networkKey: this.#networkKey,
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      log: this.#log.child({ component: 'link' }),
+      events: {
+        admit: (l, peer) => this.#admit(l, peer),
+        ready: (l) => this.#onReady(l),
+        envelope: (l, kind, envelope) => this.#onEnvelope(l, kind, envelope),
+        closed: (l, reason, detail, code) => this.#onClosed(l, reason, detail, code),
+      },
+    });
+    this.#links.add(link);
+    return link;
+  }
+
+  /** Resolves the dial to `address` to the authoritative link, or undefined on any failure. */
+  #connect(address: Address): Promise<PeerLink | undefined> {
+    const key = formatAddress(address);
+    const existing = this.#dials.get(key);
+    if (existing) return existing;
+    const refusal = this.#dialRefusal(address);
+    if (refusal) {
+      this.#count(`dial.${refusal}`);
+      return Promise.resolve(undefined);
+    }
+    const dial = this.#dial(address).finally(() => this.#dials.delete(key));
+    this.#dials.set(key, dial);
+    return dial;
+  }
+
+  #dialRefusal(address: Address): string | undefined {
+    if (this.#lifecycle.state !== 'running') return 'not-running';
+    if (address.port === 0) return 'bad-port';
+    if (address.host === this.info.host && address.port === this.info.port) return 'self';
+    if (this.#admission.isAddressBanned(address)) return 'banned';
+    if (this.#dials.size >= this.config.maxPendingDials) return 'too-many-pending';
+    if (!this.#admission.mayDial()) return 'max-connections';
+    return undefined;
+  }
+
+  async #dial(address: Address): Promise<PeerLink | undefined> {
+    const open = [...this.#byPeer.values()].find(
+      (l) => l.peer.host === address.host && l.peer.port === address.port,
+    );
+    if (open?.isOpen) return open;
+    let connection: Connection;
+    try {
+      connection = await this.#transport.dial(address, this.config.dialTimeoutMs);
+    } catch (err) {
+      this.#count('dial.failed');
+      this.#log.debug({ address: formatAddress(address), err: (err as Error).message }, 'dial failed');
+      return undefined;
+    }
+    if (this.#lifecycle.state !== 'running') {
+      connection.attach({ onData: () => undefined, onClose: () => undefined });
+      connection.destroy();
+      return undefined;
+    }
+    const link = this.#addLink(connection, 'dialer');
+    return new Promise((resolve) => this.#waiting.set(link, resolve));
+  }
+
+  #admit(link: Link, peer: NodeInfo): Refusal | undefined {
+    if (peer.id === this.#identity?.id) return { code: 'DUPLICATE_CONNECTION', reason: 'connection to self' };
+    if (this.#admission.isIdBanned(peer.id)) return { code: 'LIMIT', reason: 'banned for misbehaviour' };
+    if (peer.port !== 0 && this.#admission.isAddressBanned(this.#resolvedAddress(link, peer))) {
+      return { code: 'LIMIT', reason: 'banned for misbehaviour' };
+    }
+    return undefined;
+  }
+
+  /** A wildcard announce address is replaced by the address the peer connected from. */
+  #resolvedAddress(link: Link, peer: NodeInfo): Address {
+    return WILDCARD_HOSTS.has(peer.host)
+      ? { host: link.connection.remote.host, port: peer.port }
+      : { host: peer.host, port: peer.port };
+  }
+
+  #onReady(link: Link): void {
+    const peer = link.peer;
+    peer.host = this.#resolvedAddress(link, peer).host;
+    const winner = this.#settleDuplicate(link);
+    this.#waiting.get(link)?.(winner);
+    this.#waiting.delete(link);
+  }
+
+  /**
+   * Registers a link that completed its handshake and hands it to the peer table. PROTOCOL.md
+   * section 3: if two connections to one peer complete, the newer wins when both were dialled by
+   * the same node, else the one dialled by the node with the smaller id; the loser closes with
+   * DUPLICATE_CONNECTION and the winner takes its place in the views.
+   */
+  #settleDuplicate(link: Link): Link {
+    if (this.#lifecycle.state !== 'running') {
+      link.close();
+      return link;
+    }
+    const { peerTable } = this.#lifecycle;
+    const existing = this.#byPeer.get(link.id);
+    if (!existing || existing.isClosed) {
+      this.#byPeer.set(link.id, link);
+      this.#announced.add(link);
+      this.#armIdle(link);
+      peerTable.onLinkReady(link);
+      return link;
+    }
+    const ownId = this.info.id;
+    const dialerOf = (l: Link): string => (l.role === 'dialer' ? ownId : l.id);
+    const newWins = existing.role === link.role || dialerOf(link) < dialerOf(existing);
+    this.#count('duplicates');
+    if (!newWins) {
+      this.#replaced.add(link);
+      link.close('DUPLICATE_CONNECTION', 'a preferred connection to this peer exists');
+      return existing;
+    }
+    this.#replaced.add(existing);
+    this.#byPeer.set(link.id, link);
+    this.#announced.add(link);
+    peerTable.onLinkReplaced(existing, link);
+    if (!peerTable.isDataLink(link)) this.#armIdle(link);
+    existing.close('DUPLICATE_CONNECTION', 'a newer or preferred connection to this peer exists');
+    return link;
+  }
+
+  /** Short-lived connections close after `shortLivedIdleMs` without traffic (section 4). */
+  #armIdle(link: Link): void {
+    let timer = this.#idleTimers.get(link);
+    if (!timer) {
+      timer = new Timer(this.#clock, () => {
+        this.#idleTimers.delete(link);
+        if (this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataLink(link)) link.close();
+      });
+      this.#idleTimers.set(link, timer);
+    }
+    timer.start(this.config.shortLivedIdleMs);
+  }
+
+  #onEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {
+    if (this.#lifecycle.state !== 'running') return;
+    const { peerTable, router } = this.#lifecycle;
+    const isData = peerTable.isDataLink(link);
+    if (!isData) this.#armIdle(link);
+    if (isMembershipKind(kind)) return peerTable.onEnvelope(link, kind, envelope);
+    if (!isData) {
+      this.#count(`drop.${kind}-from-non-neighbour`);
+      return link.close('PROTOCOL', `${kind} from a connection outside the active view`);
+    }
+    switch (kind) {
+      case 'routed':
+        return router.onRouted(link, (envelope as { routed: Routed }).routed);
+      case 'ihave':
+      case 'graft':
+        return this.#onIdList(link, kind, (envelope as Record<typeof kind, IdList>)[kind]);
+      case 'prune':
+        return router.onControl(link, 'prune', {});
+      default:
+        link.close('PROTOCOL', `unexpected ${kind}`);
+    }
+  }
+
+  #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {
+    if (
+      list.ids.length > this.config.maxIdsPerMessage ||
+      list.origins.length > this.config.maxIdsPerMessage
+    ) {
+      this.#count(`drop.${kind}-over-limit`);
+      this.#admission.ban(link.id, { host: link.peer.host, port: link.peer.port });
+      return link.close('LIMIT', `${kind} with more than ${this.config.maxIdsPerMessage} ids`);
+    }
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onControl(link, kind, list);
+  }
+
+  #onClosed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
+    this.#links.delete(link);
+    this.#admission.closed(link.connection.remote.host);
+    this.#idleTimers.get(link)?.stop();
+    this.#idleTimers.delete(link);
+    this.#waiting.get(link)?.(undefined);
+    this.#waiting.delete(link);
+    if (code) this.#count(`drop.${code}`);
+    const peer = link.claimedPeer;
+    if (code && BANNABLE.has(code) && peer && reason === 'error') {
+      this.#admission.ban(peer.id, peer.port !== 0 ? this.#resolvedAddress(link, peer) : undefined);
+    }
+    if (!this.#announced.has(link)) return;
+    if (this.#byPeer.get(link.id) === link) this.#byPeer.delete(link.id);
+    if (this.#replaced.has(link) || this.#lifecycle.state !== 'running') return;
+    this.#log.debug({ peer: link.id, reason, detail }, 'link to peer closed');
+    this.#lifecycle.peerTable.onLinkClosed(link, reason);
+  }
+}

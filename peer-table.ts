@@ -1,0 +1,69 @@
+/**
+ * The peer table: membership of the node, delegated to one strategy chosen by name. This file
+ * is the registry of strategies; adding one is a new file under `membership/` plus one line in
+ * `MEMBERSHIP_STRATEGIES`.
+ */
+import { ConfigError } from './config.js';
+import type { EnvelopeKind, Envelope, EnvelopeBodies } from './proto/messages.js';
+import { createHyParView } from './membership/hyparview.js';
+import { createStatic } from './membership/static.js';
+import type {
+  DataPeer,
+  LinkCloseReason,
+  MembershipContext,
+  MembershipFactory,
+  MembershipKind,
+  MembershipMessage,
+  MembershipStrategy,
+  PeerLink,
+  Views,
+} from './membership/strategy.js';
+
+export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
+  hyparview: createHyParView,
+  static: createStatic,
+});
+
+const MEMBERSHIP_KINDS: ReadonlySet<EnvelopeKind> = new Set<MembershipKind>([
+  'join',
+  'forwardJoin',
+  'neighbor',
+  'neighborReply',
+  'disconnect',
+  'shuffle',
+  'shuffleReply',
+  'leave',
+]);
+
+export function isMembershipKind(kind: EnvelopeKind): kind is MembershipKind {
+  return MEMBERSHIP_KINDS.has(kind);
+}
+
+export class PeerTable {
+  readonly strategy: MembershipStrategy;
+
+  constructor(context: MembershipContext) {
+    const factory = MEMBERSHIP_STRATEGIES[context.config.membership];
+    if (!factory) {
+      const known = Object.keys(MEMBERSHIP_STRATEGIES).join(', ');
+      throw new ConfigError(`unknown membership '${context.config.membership}' (known: ${known})`);
+    }
+    this.strategy = factory(context);
+  }
+
+  /** Hands a membership envelope to the strategy. */
+  onEnvelope<K extends MembershipKind>(link: PeerLink, kind: K, envelope: Envelope): void {
+    const body = (envelope as Record<K, EnvelopeBodies[K]>)[kind];
+    this.strategy.onMessage(link, { kind, body } as MembershipMessage);
+  }
+
+  start: MembershipStrategy['start'] = (seeds) => this.strategy.start(seeds);
+  stop = (): void => this.strategy.stop();
+  onLinkReady = (link: PeerLink): void => this.strategy.onLinkReady(link);
+  onLinkClosed = (link: PeerLink, reason: LinkCloseReason): void => this.strategy.onLinkClosed(link, reason);
+  onLinkReplaced = (previous: PeerLink, next: PeerLink): void => this.strategy.onLinkReplaced(previous, next);
+  isDataLink = (link: PeerLink): boolean => this.strategy.isDataLink(link);
+  dataPeers = (): DataPeer[] => this.strategy.dataPeers();
+  views = (): Views => this.strategy.views();
+  stats = (): Record<string, number> => this.strategy.stats();
+}

@@ -1,0 +1,195 @@
+/**
+ * Typed access to `overlay.proto` through protobufjs reflection.
+ *
+ * The schema is loaded once per process from the `.proto` file itself, so the file stays the
+ * single source of truth for the wire format. Decoding never throws: bytes that protobufjs
+ * cannot read come back as `{ ok: false }` and the caller maps that to `ProtocolError{DECODE}`.
+ */
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+
+export interface NodeInfo {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  publicKey: Uint8Array;
+}
+
+export interface Hello {
+  version: number;
+  node?: NodeInfo | null;
+  nonce: Uint8Array;
+  network: string;
+  ephemeralKey: Uint8Array;
+}
+export interface Auth {
+  keyProof: Uint8Array;
+  signature: Uint8Array;
+}
+export type Empty = Record<string, never>;
+export interface ForwardJoin {
+  node?: NodeInfo | null;
+  ttl: number;
+}
+export interface Neighbor {
+  highPriority: boolean;
+}
+export interface NeighborReply {
+  accepted: boolean;
+}
+export interface Disconnect {
+  alive: boolean;
+}
+export interface PeerEntry {
+  node?: NodeInfo | null;
+  age: number;
+}
+export interface Shuffle {
+  origin?: NodeInfo | null;
+  entries: PeerEntry[];
+  ttl: number;
+}
+export interface ShuffleReply {
+  entries: PeerEntry[];
+}
+export interface Ping {
+  nonce: number;
+}
+export interface Routed {
+  payload: Uint8Array;
+  signature: Uint8Array;
+  ttl: number;
+  hops: number;
+}
+export interface IdList {
+  ids: string[];
+  origins: string[];
+}
+
+export const ErrorCode = {
+  UNKNOWN: 0,
+  VERSION: 1,
+  NETWORK: 2,
+  AUTH: 3,
+  FRAME: 4,
+  DECODE: 5,
+  LIMIT: 6,
+  DUPLICATE_CONNECTION: 7,
+  PROTOCOL: 8,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
+
+export interface ProtocolErrorBody {
+  code: number;
+  reason: string;
+}
+
+/** Every body an Envelope can carry, by its field name in the oneof. */
+export interface EnvelopeBodies {
+  hello: Hello;
+  auth: Auth;
+  join: Empty;
+  forwardJoin: ForwardJoin;
+  neighbor: Neighbor;
+  neighborReply: NeighborReply;
+  disconnect: Disconnect;
+  shuffle: Shuffle;
+  shuffleReply: ShuffleReply;
+  ping: Ping;
+  pong: Ping;
+  routed: Routed;
+  ihave: IdList;
+  graft: IdList;
+  prune: Empty;
+  leave: Empty;
+  error: ProtocolErrorBody;
+}
+export type EnvelopeKind = keyof EnvelopeBodies;
+
+/** An Envelope is an object with exactly one body field set. */
+export type Envelope = { [K in EnvelopeKind]: { [P in K]: EnvelopeBodies[P] } }[EnvelopeKind];
+
+export interface Text {
+  body: string;
+}
+export interface Receipt {
+  messageId: string;
+}
+export interface Payload {
+  id: string;
+  origin?: NodeInfo | null;
+  to: string;
+  room: string;
+  sentAtMs: number;
+  text?: Text | null;
+  receipt?: Receipt | null;
+}
+
+const schemaPath = fileURLToPath(new URL('./overlay.proto', import.meta.url));
+const root = protobuf.loadSync(schemaPath);
+const EnvelopeType = root.lookupType('overlay.v1.Envelope');
+const PayloadType = root.lookupType('overlay.v1.Payload');
+const NodeInfoType = root.lookupType('overlay.v1.NodeInfo');
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** protobufjs hands uint64 fields back as Long objects; the overlay uses them as numbers. */
+function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (value !== null && typeof value === 'object' && 'toNumber' in value) {
+    return (value as { toNumber(): number }).toNumber();
+  }
+  return 0;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return EnvelopeType.encode(envelope as unknown as Record<string, unknown>).finish();
+}
+
+/** The oneof field that is set, or undefined for an Envelope with no body. */
+export function envelopeKind(envelope: Envelope): EnvelopeKind {
+  for (const key in envelope) {
+    if ((envelope as Record<string, unknown>)[key] != null) return key as EnvelopeKind;
+  }
+  throw new Error('envelope has no body');
+}
+
+/** Decodes one frame body. Never throws; an Envelope without a body is refused here. */
+export function decodeEnvelope(bytes: Uint8Array): Decoded<{ kind: EnvelopeKind; envelope: Envelope }> {
+  let message: protobuf.Message & { body?: string };
+  try {
+    message = EnvelopeType.decode(bytes) as protobuf.Message & { body?: string };
+  } catch (err) {
+    return { ok: false, reason: `undecodable envelope: ${errorMessage(err)}` };
+  }
+  const kind = message.body as EnvelopeKind | undefined;
+  if (kind === undefined) return { ok: false, reason: 'envelope has no body' };
+  const body = (message as unknown as Record<string, unknown>)[kind] as Record<string, unknown>;
+  if (kind === 'ping' || kind === 'pong') body.nonce = toNumber(body.nonce);
+  return { ok: true, value: { kind, envelope: { [kind]: body } as unknown as Envelope } };
+}
+
+export function encodePayload(payload: Payload): Uint8Array {
+  return PayloadType.encode(payload as unknown as Record<string, unknown>).finish();
+}
+
+/** Decodes a Routed payload. Unknown fields are skipped here but travel untouched in the bytes. */
+export function decodePayload(bytes: Uint8Array): Decoded<Payload> {
+  try {
+    const message = PayloadType.decode(bytes) as unknown as Payload & { sentAtMs: unknown };
+    message.sentAtMs = toNumber(message.sentAtMs);
+    return { ok: true, value: message };
+  } catch (err) {
+    return { ok: false, reason: `undecodable payload: ${errorMessage(err)}` };
+  }
+}
+
+export function encodeNodeInfo(info: NodeInfo): Uint8Array {
+  return NodeInfoType.encode(info as unknown as Record<string, unknown>).finish();
+}

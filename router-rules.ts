@@ -1,0 +1,79 @@
+/**
+ * The limits PROTOCOL.md section 5 sets on routed input, as pure functions that never throw: the
+ * router drops and counts what they refuse, and the node may call `isIdListWithinLimit` to close
+ * a link with LIMIT.
+ */
+import { nodeInfoProblem } from './crypto/identity.js';
+import type { IdList, Payload } from './proto/messages.js';
+
+export const LOBBY = 'lobby';
+export const MAX_MESSAGE_ID_CHARS = 64;
+export const MAX_ROOM_BYTES = 64;
+export const MAX_TEXT_BYTES = 4096;
+export const NODE_ID = /^[0-9a-f]{16}$/;
+
+/** Why a payload is refused, each one a `drop.<reason>` counter. */
+export type PayloadProblem =
+  'origin' | 'id' | 'to' | 'room' | 'content' | 'textTooLong' | 'receiptNotDirect' | 'receiptId';
+export type IdListProblem = 'idListTooLong' | 'idListMismatch' | 'idListEntry';
+export type DropReason =
+  PayloadProblem | IdListProblem | 'undecodable' | 'hopsExceeded' | 'badSignature' | 'controlUnsupported';
+
+/** Reasons counted as `invalidPayload`. */
+export const PAYLOAD_PROBLEMS: readonly DropReason[] = [
+  'undecodable',
+  'origin',
+  'id',
+  'to',
+  'room',
+  'content',
+  'textTooLong',
+  'receiptNotDirect',
+  'receiptId',
+];
+/** Reasons counted as `controlDropped`. */
+export const CONTROL_PROBLEMS: readonly DropReason[] = [
+  'idListTooLong',
+  'idListMismatch',
+  'idListEntry',
+  'controlUnsupported',
+];
+
+/** Ids are counted in Unicode code points, the "chars" of PROTOCOL.md. */
+export function isMessageId(id: unknown): id is string {
+  if (typeof id !== 'string' || id.length === 0) return false;
+  return id.length <= MAX_MESSAGE_ID_CHARS || [...id].length <= MAX_MESSAGE_ID_CHARS;
+}
+
+/** The first rule a decoded payload breaks, or undefined. */
+export function payloadProblem(payload: Payload): PayloadProblem | undefined {
+  if (nodeInfoProblem(payload.origin) !== undefined) return 'origin';
+  if (!isMessageId(payload.id)) return 'id';
+  if (typeof payload.to !== 'string' || (payload.to !== '' && !NODE_ID.test(payload.to))) return 'to';
+  if (typeof payload.room !== 'string' || Buffer.byteLength(payload.room) > MAX_ROOM_BYTES) return 'room';
+  // protobuf keeps the last member of a oneof, so "both" cannot survive decoding: none is the case.
+  const { text, receipt } = payload;
+  if ((text == null) === (receipt == null)) return 'content';
+  if (text != null && Buffer.byteLength(text.body) > MAX_TEXT_BYTES) return 'textTooLong';
+  if (receipt != null && payload.to === '') return 'receiptNotDirect';
+  if (receipt != null && !isMessageId(receipt.messageId)) return 'receiptId';
+  return undefined;
+}
+
+/**
+ * Checks an IHave or Graft list: at most `maxIds` pairs, as many origins as ids, each pair a node
+ * id and a message id.
+ */
+export function idListProblem(list: IdList, maxIds: number): IdListProblem | undefined {
+  const ids = list.ids ?? [];
+  const origins = list.origins ?? [];
+  if (ids.length > maxIds || origins.length > maxIds) return 'idListTooLong';
+  if (ids.length !== origins.length) return 'idListMismatch';
+  const isBad = ids.some((id, i) => !isMessageId(id) || !NODE_ID.test(origins[i] ?? ''));
+  return isBad ? 'idListEntry' : undefined;
+}
+
+/** Whether an IHave or Graft stays within the count limit; over it, the node closes with LIMIT. */
+export function isIdListWithinLimit(list: IdList, maxIds: number): boolean {
+  return idListProblem(list, maxIds) !== 'idListTooLong';
+}

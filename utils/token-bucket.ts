@@ -1,0 +1,26 @@
+/** A token bucket: `ratePerSecond` tokens refill continuously up to `burst`. */
+import type { Clock } from './clock.js';
+
+export class TokenBucket {
+  #tokens: number;
+  #updatedAt: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {
+    this.#tokens = burst;
+    this.#updatedAt = clock.now();
+  }
+
+  /** Takes one token if there is one. */
+  tryTake(): boolean {
+    const now = this.clock.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) / 1000) * this.ratePerSecond);
+    this.#updatedAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
