@@ -81,6 +81,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #transport: Transport;
   readonly #clock: Clock;
   readonly #random: Random;
+  /** The injected logger; each component takes its own child of it. */
+  readonly #rootLog: Logger;
   readonly #log: Logger;
   readonly #observe: ((event: RouterObservation) => void) | undefined;
   #identity: Identity | undefined;
@@ -112,7 +114,8 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#transport = deps.transport ?? new TcpTransport();
     this.#clock = deps.clock ?? systemClock;
     this.#random = deps.random ?? cryptoRandom;
-    this.#log = (deps.logger ?? silentLogger()).child({ component: 'node' });
+    this.#rootLog = deps.logger ?? silentLogger();
+    this.#log = this.#rootLog.child({ component: 'node' });
     this.#identity = deps.identity;
     this.#observe = deps.observe;
     this.#admission = new Admission(this.config, this.#clock);
@@ -181,7 +184,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** Dials an address and asks to join the mesh through it (the CLI's /connect). */
   connect(address: Address): void {
-    this.#running().peerTable.start([address]);
+    this.#running().peerTable.join(address);
   }
 
   peers(): Views {
@@ -266,7 +269,7 @@ export class Node extends EventEmitter<NodeEvents> {
       config: this.config,
       clock: this.#clock,
       random: this.#random,
-      log: this.#log.child({ component: 'membership' }),
+      log: this.#rootLog,
       connect: (address) => this.#connect(address),
       linkTo: (peerId) => this.#byPeer.get(peerId),
       peerUp: (link) => this.#onPeerUp(link),
@@ -282,7 +285,7 @@ export class Node extends EventEmitter<NodeEvents> {
       config: this.config,
       clock: this.#clock,
       random: this.#random,
-      log: this.#log.child({ component: 'router' }),
+      log: this.#rootLog,
       dataPeers: (): DataPeer[] => this.#dataPeers(),
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
@@ -347,7 +350,7 @@ export class Node extends EventEmitter<NodeEvents> {
       config: this.config,
       clock: this.#clock,
       random: this.#random,
-      log: this.#log.child({ component: 'link' }),
+      log: this.#rootLog.child({ component: 'link' }),
       events: {
         admit: (l, peer) => this.#admit(l, peer),
         ready: (l) => this.#onReady(l),

@@ -3,7 +3,7 @@
  * is the registry of strategies; adding one is a new file under `membership/` plus one line in
  * `MEMBERSHIP_STRATEGIES`.
  */
-import { ConfigError } from './config.js';
+import { ConfigError, type Address } from './config.js';
 import type { EnvelopeKind, Envelope, EnvelopeBodies } from './proto/messages.js';
 import { createHyParView } from './membership/hyparview.js';
 import { createStatic } from './membership/static.js';
@@ -58,6 +58,7 @@ export class PeerTable {
   }
 
   start: MembershipStrategy['start'] = (seeds) => this.strategy.start(seeds);
+  join = (contact: Address): void => this.strategy.join(contact);
   stop = (): void => this.strategy.stop();
   onLinkReady = (link: PeerLink): void => this.strategy.onLinkReady(link);
   onLinkClosed = (link: PeerLink, reason: LinkCloseReason): void => this.strategy.onLinkClosed(link, reason);

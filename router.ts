@@ -53,7 +53,7 @@ import {
 import type { Clock, Scheduled } from './utils/clock.js';
 import type { Random } from './utils/random.js';
 import type { Logger } from './utils/logger.js';
-import { lruClockOptions } from './utils/lru-clock.js';
+import { lruOptions } from './utils/lru.js';
 
 // The limits of routed input, re-exported for the node.
 export {
@@ -152,7 +152,7 @@ export class Router {
   readonly #strategy: BroadcastStrategy;
   readonly #seen: LRUCache<string, SeenEntry>;
   readonly #routes: LRUCache<string, Route>;
-  readonly #keys = new LRUCache<string, KeyObject>({ max: KEY_CACHE_SIZE });
+  readonly #keys = new LRUCache<string, KeyObject>({ maxSize: KEY_CACHE_SIZE, sizeCalculation: () => 1 });
   readonly #pendingReceipts = new Map<string, { to: string; timer: Scheduled }>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
@@ -163,18 +163,14 @@ export class Router {
     this.#context = context;
     this.#config = context.config;
     this.#log = context.log.child({ component: 'router' });
-    const clockOptions = lruClockOptions(context.clock);
-    this.#seen = new LRUCache({
-      max: this.#config.seenCacheSize,
-      ttl: this.#config.seenCacheTtlMs,
-      ...clockOptions,
-    });
+    const { clock } = context;
+    this.#seen = new LRUCache(
+      lruOptions({ entries: this.#config.seenCacheSize, ttlMs: this.#config.seenCacheTtlMs, clock }),
+    );
     // A route is forgotten when its origin has been silent as long as its messages are remembered.
-    this.#routes = new LRUCache({
-      max: this.#config.routeCacheSize,
-      ttl: this.#config.seenCacheTtlMs,
-      ...clockOptions,
-    });
+    this.#routes = new LRUCache(
+      lruOptions({ entries: this.#config.routeCacheSize, ttlMs: this.#config.seenCacheTtlMs, clock }),
+    );
     // nanoid's alphabet and length, drawn from the injected source so that a seeded run replays.
     this.#newId = customRandom(urlAlphabet, NANOID_CHARS, (size) => context.random.bytes(size));
     this.#initCounters();

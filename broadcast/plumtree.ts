@@ -26,7 +26,7 @@ import { LRUCache } from 'lru-cache';
 import type { DataPeer } from '../membership/strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import { Timer, type Scheduled } from '../utils/clock.js';
-import { lruClockOptions } from '../utils/lru-clock.js';
+import { lruOptions } from '../utils/lru.js';
 import {
   bump,
   messageKey,
@@ -88,11 +88,9 @@ class Plumtree implements BroadcastStrategy {
     this.#context = context;
     const { plumtreeCacheSize, seenCacheTtlMs } = context.config;
     // A Graft for a message older than the seen cache could not be told from a new one anyway.
-    this.#cache = new LRUCache<string, Cached>({
-      max: plumtreeCacheSize,
-      ttl: seenCacheTtlMs,
-      ...lruClockOptions(context.clock),
-    });
+    this.#cache = new LRUCache<string, Cached>(
+      lruOptions({ entries: plumtreeCacheSize, ttlMs: seenCacheTtlMs, clock: context.clock }),
+    );
     this.#flushTimer = new Timer(context.clock, () => this.#flushAll());
   }
 

@@ -109,6 +109,14 @@ export class HyParView implements MembershipStrategy {
     this.#healer.maybeHeal();
   }
 
+  /** Joins through one more contact now (the CLI's /connect); it is kept as a seed. */
+  join(contact: Address): void {
+    if (this.#state !== 'running') return;
+    const key = formatAddress(contact);
+    if (!this.#seeds.some((seed) => formatAddress(seed) === key)) this.#seeds = [...this.#seeds, contact];
+    void this.#joinVia(contact);
+  }
+
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
@@ -350,20 +358,27 @@ export class HyParView implements MembershipStrategy {
   /** Seeds in order; the first that answers gets Join and becomes a neighbour. */
   async #joinThroughSeeds(): Promise<boolean> {
     for (const seed of this.#seeds) {
-      const link = await this.#ctx.connect(seed);
+      if (await this.#joinVia(seed)) return true;
       if (this.#stopped) return false;
-      if (!link || link.id === this.#ctx.self.id) {
-        this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
-        continue;
-      }
-      if (this.isDataLink(link)) return true;
-      if (link.send({ join: {} }) && this.#addActive(link)) {
-        this.#counters.joinsSent++;
-        this.#log.debug({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'joined through seed');
-        return true;
-      }
-      this.#log.warn({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'seed link unusable');
     }
+    return false;
+  }
+
+  /** Dials a contact and sends Join; true when it became (or already was) a neighbour. */
+  async #joinVia(seed: Address): Promise<boolean> {
+    const link = await this.#ctx.connect(seed);
+    if (this.#stopped) return false;
+    if (!link || link.id === this.#ctx.self.id) {
+      this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
+      return false;
+    }
+    if (this.isDataLink(link)) return true;
+    if (link.send({ join: {} }) && this.#addActive(link)) {
+      this.#counters.joinsSent++;
+      this.#log.debug({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'joined through seed');
+      return true;
+    }
+    this.#log.warn({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'seed link unusable');
     return false;
   }
 

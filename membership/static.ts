@@ -55,6 +55,12 @@ export class StaticMembership implements MembershipStrategy {
     this.#healer.maybeHeal();
   }
 
+  join(contact: Address): void {
+    if (this.#stopped) return;
+    this.#contacts.set(formatAddress(contact), { address: contact });
+    this.#healer.maybeHeal();
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#healer.stop();

@@ -81,6 +81,8 @@ export interface MembershipStrategy {
   readonly name: string;
   /** Joins the mesh through the seeds (tried in order), and starts periodic rounds. */
   start(seeds: readonly Address[]): void;
+  /** Joins through one more contact now (the CLI's /connect), and keeps it as a seed. */
+  join(contact: Address): void;
   /** Stops timers and sends Leave to every peer of the active set (flushing is the node's job). */
   stop(): void;
   /** A new authenticated link, inbound or outbound; it is short-lived until the strategy claims it. */
