@@ -159,6 +159,26 @@ export class Node extends EventEmitter<NodeEvents> {
     return this.#stopping;
   }
 
+  /**
+   * Dies at once, as if the process were killed: every socket is cut, no Leave is sent.
+   * For tests and the lab's failure scenarios.
+   */
+  crash(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => undefined);
+      const lifecycle = this.#lifecycle;
+      this.#lifecycle = { state: 'stopped' };
+      for (const link of this.#links) link.connection.destroy();
+      if (lifecycle.state !== 'running') return;
+      lifecycle.peerTable.stop();
+      lifecycle.router.stop();
+      for (const timer of this.#idleTimers.values()) timer.stop();
+      this.#idleTimers.clear();
+      await lifecycle.listener.close();
+    })();
+    return this.#stopping;
+  }
+
   /** Sends a chat message to every node of the room. Returns the message id. */
   broadcast(text: string, room?: string): string {
     const id = this.#running().router.broadcast(text, room);

@@ -46,13 +46,20 @@ export class TcpMesh {
     return this.nodes;
   }
 
-  /** A line a - b - c ... with the static strategy: each node joins only its predecessor. */
-  async line(count: number, config: Partial<NodeConfig> = {}): Promise<TestNode[]> {
+  /**
+   * A line a - b - c ... with the static strategy: each node joins only its predecessor.
+   * `configOf(i)` adds settings for node i (the origin's TTL, say).
+   */
+  async line(
+    count: number,
+    config: Partial<NodeConfig> = {},
+    configOf: (index: number) => Partial<NodeConfig> = () => ({}),
+  ): Promise<TestNode[]> {
     const line: TestNode[] = [];
     for (let i = 0; i < count; i++) {
       const previous = line[i - 1];
       const seeds = previous ? [{ host: previous.node.info.host, port: previous.node.info.port }] : [];
-      line.push(await this.add({ membership: 'static', ...config, seeds }));
+      line.push(await this.add({ membership: 'static', ...config, ...configOf(i), seeds }));
     }
     await waitFor(
       () => line.every((n, i) => activeCount(n) === (i === 0 || i === count - 1 ? 1 : 2)),
