@@ -4,7 +4,14 @@
  * `resolveConfig`, so the CLI and the library refuse the same things with the same words.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULTS, parseAddress, resolveConfig, type NodeConfig } from '../config.js';
+import {
+  ConfigError,
+  DEFAULTS,
+  parseAddress,
+  resolveConfig,
+  type Address,
+  type NodeConfig,
+} from '../config.js';
 
 export const BASE_PORT = 9000;
 
@@ -42,7 +49,7 @@ export function settingFlags(): Array<{ flag: string; key: keyof NodeConfig }> {
   return flags;
 }
 
-function parseValue(key: keyof NodeConfig, flag: string, text: string): unknown {
+export function parseValue(key: keyof NodeConfig, flag: string, text: string): unknown {
   const kind = typeof DEFAULTS[key];
   if (kind === 'number') {
     if (!/^-?\d+$/.test(text)) throw new ConfigError(`--${flag} expects an integer, got '${text}'`);
@@ -96,8 +103,8 @@ export function parseCli(argv: string[]): CliOptions {
     if (typeof text === 'string') overrides[key] = parseValue(key, flag, text);
   }
   const seeds = values.seed;
-  if (Array.isArray(seeds)) overrides.seeds = seeds.map(parseAddress);
-  if (typeof values.announce === 'string') overrides.announce = parseAddress(values.announce);
+  if (Array.isArray(seeds)) overrides.seeds = seeds.map((seed) => addressFlag('seed', seed));
+  if (typeof values.announce === 'string') overrides.announce = addressFlag('announce', values.announce);
   const logLevel = values['log-level'];
   if (typeof logLevel === 'string' && !LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -110,6 +117,15 @@ export function parseCli(argv: string[]): CliOptions {
     logFile: typeof values['log-file'] === 'string' ? values['log-file'] : undefined,
     rest: [],
   };
+}
+
+/** Parses a HOST:PORT flag; the error names the flag, so a bad one of many seeds is found. */
+function addressFlag(flag: string, text: string): Address {
+  try {
+    return parseAddress(text);
+  } catch (err) {
+    throw new ConfigError(`--${flag}: ${(err as Error).message}`);
+  }
 }
 
 /** `p2pchat N`: listen on 127.0.0.1:(9000+N) as `peer-N`; explicit flags still win. */

@@ -85,6 +85,9 @@ async function runNode(options: CliOptions): Promise<void> {
   node.on('receipt:missing', (event) => output.receiptMissing(event));
   process.on('SIGINT', quit);
   process.on('SIGTERM', quit);
+  // The screen reads stdin from its creation: hold it until the node runs, or a line or the end
+  // of input that arrive while it starts (loading the identity from --data-dir) would be lost.
+  screen?.lines.pause();
   await node.start();
   const lines = screen ? screen.lines : createInterface({ input: process.stdin, terminal: false });
   lines.on('line', (line: string) => session.handle(line));
@@ -92,6 +95,7 @@ async function runNode(options: CliOptions): Promise<void> {
   lines.on('close', () => {
     if (interactive) quit();
   });
+  screen?.lines.resume();
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -108,8 +112,8 @@ async function main(argv: string[]): Promise<void> {
   if (options.command === 'help') return void process.stdout.write(usageText());
   if (options.command === 'version') return void process.stdout.write(`${packageVersion()}\n`);
   if (options.command === 'lab') {
-    process.stderr.write('p2pchat: the lab is not built yet\n');
-    process.exit(2);
+    const { runLabCli } = await import('../lab/cli.js');
+    process.exit(await runLabCli(options.rest));
   }
   try {
     await runNode(options);

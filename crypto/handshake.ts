@@ -11,19 +11,16 @@
 import {
   createHash,
   createHmac,
-  createPrivateKey,
-  createPublicKey,
   diffieHellman,
   hkdfSync,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
+import { okpPrivateKey, okpPublicKey, rawPublicKeyOf } from './identity.js';
 
 export type Role = 'dialer' | 'listener';
 export const ROLE_BYTE: Record<Role, number> = { dialer: 0x01, listener: 0x02 };
 
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 const ascii = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 export function networkKeyOf(passphrase: string | undefined): Uint8Array {
@@ -85,13 +82,8 @@ export class EphemeralKey {
 
   /** From 32 random bytes (the injected random source, or a test vector). */
   constructor(privateBytes: Uint8Array) {
-    this.#privateKey = createPrivateKey({
-      key: Buffer.concat([X25519_PKCS8_PREFIX, privateBytes]),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    const spki = createPublicKey(this.#privateKey).export({ format: 'der', type: 'spki' });
-    this.publicKey = new Uint8Array(spki.subarray(spki.length - 32));
+    this.#privateKey = okpPrivateKey('X25519', privateBytes);
+    this.publicKey = rawPublicKeyOf(this.#privateKey);
   }
 
   /**
@@ -102,12 +94,7 @@ export class EphemeralKey {
     if (peerPublic.length !== 32) return undefined;
     let shared: Buffer;
     try {
-      const publicKey = createPublicKey({
-        key: Buffer.concat([X25519_SPKI_PREFIX, peerPublic]),
-        format: 'der',
-        type: 'spki',
-      });
-      shared = diffieHellman({ privateKey: this.#privateKey, publicKey });
+      shared = diffieHellman({ privateKey: this.#privateKey, publicKey: okpPublicKey('X25519', peerPublic) });
     } catch {
       return undefined;
     }

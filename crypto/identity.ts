@@ -1,13 +1,11 @@
 /**
  * Self-certifying identity (PROTOCOL.md section 2): an Ed25519 key pair whose id is
- * `hex(sha256(public_key))[0:16]`. Raw 32-byte keys travel on the wire; node:crypto wants DER,
- * so raw keys are wrapped in the fixed ASN.1 prefixes of RFC 8410.
+ * `hex(sha256(public_key))[0:16]`. Raw 32-byte keys travel on the wire; they are imported as
+ * JWK (RFC 8037), not as DER: OpenSSL's DER decoder costs about ten times more per key, and a
+ * node imports keys on every handshake.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { NodeInfo } from '../proto/messages.js';
-
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export const PUBLIC_KEY_BYTES = 32;
 export const ID_HEX_CHARS = 16;
@@ -16,8 +14,32 @@ export function nodeIdOf(publicKey: Uint8Array): string {
   return createHash('sha256').update(publicKey).digest('hex').slice(0, ID_HEX_CHARS);
 }
 
+const base64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+
+/** A zero `x` in a private JWK: OpenSSL derives the public key from `d` and ignores `x`. */
+const PLACEHOLDER_X = base64url(new Uint8Array(32));
+
+/** A private OKP key from its raw 32 bytes (an Ed25519 seed or an X25519 scalar). */
+export function okpPrivateKey(curve: 'Ed25519' | 'X25519', raw: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: { kty: 'OKP', crv: curve, d: base64url(raw), x: PLACEHOLDER_X },
+    format: 'jwk',
+  });
+}
+
+/** A public OKP key from its raw 32 bytes; throws on a malformed key. */
+export function okpPublicKey(curve: 'Ed25519' | 'X25519', raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: curve, x: base64url(raw) }, format: 'jwk' });
+}
+
+/** The raw 32-byte public key of a private OKP key. */
+export function rawPublicKeyOf(privateKey: KeyObject): Uint8Array {
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  return new Uint8Array(Buffer.from(x ?? '', 'base64url'));
+}
+
 export function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  return okpPublicKey('Ed25519', raw);
 }
 
 /** Ed25519 verification that never throws: a malformed key or signature is just `false`. */
@@ -34,16 +56,14 @@ export class Identity {
   readonly id: string;
 
   private constructor(private readonly privateKey: KeyObject) {
-    const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-    this.publicKey = new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_BYTES));
+    this.publicKey = rawPublicKeyOf(privateKey);
     this.id = nodeIdOf(this.publicKey);
   }
 
   /** From a 32-byte RFC 8032 seed (from the injected random source, or a test vector). */
   static fromSeed(seed: Uint8Array): Identity {
     if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
-    const der = Buffer.concat([ED25519_PKCS8_PREFIX, seed]);
-    return new Identity(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+    return new Identity(okpPrivateKey('Ed25519', seed));
   }
 
   /** From a PKCS#8 PEM, as stored in a data dir. Throws a clear error for anything else. */

@@ -1,0 +1,107 @@
+/**
+ * What a lab run does, as a list of steps. Flags build the default list; a scenario file
+ * (`--scenario FILE`, JSON) gives any other. Example file:
+ *
+ *   { "steps": [ { "grow": 200 }, { "settle": true }, { "traffic": "steady" },
+ *                { "partition": 2 }, { "traffic": "partitioned" }, { "heal": "partition" },
+ *                { "traffic": "partition-healed" }, { "churn": { "durationMs": 20000, "perSecond": 2 } } ] }
+ */
+
+export type Step =
+  /** Grows the mesh to this many nodes, each joining through node 0, staggered. */
+  | { grow: number }
+  /** Waits until the overlay is one component and every view stopped changing. */
+  | { settle: true }
+  /** Sends the phase's broadcasts and direct messages and measures them under this phase name. */
+  | { traffic: string }
+  /** Kills this fraction of the live nodes at once, without Leave. */
+  | { kill: number }
+  /** This fraction of the live nodes leaves gracefully. */
+  | { leave: number }
+  /** Cuts the mesh into this many groups (memory transport only). */
+  | { partition: number }
+  /** Waits until the overlay healed: after a failure, or after lifting a partition. */
+  | { heal: 'failure' | 'partition' }
+  /** Nodes die and join at a steady rate while traffic flows; measured as phase `churn`. */
+  | { churn: { durationMs: number; perSecond: number } };
+
+export interface ScenarioFlags {
+  nodes: number;
+  kill: number;
+  leave: number;
+  partition: boolean;
+  churnPerSecond: number;
+  churnMs: number;
+}
+
+/** The default story: grow, settle, measure, break, measure at once, heal, measure again. */
+export function stepsFromFlags(flags: ScenarioFlags): Step[] {
+  const steps: Step[] = [{ grow: flags.nodes }, { traffic: 'grow' }, { settle: true }, { traffic: 'steady' }];
+  if (flags.kill > 0) {
+    steps.push({ kill: flags.kill }, { traffic: 'after-kill' }, { heal: 'failure' }, { traffic: 'healed' });
+  }
+  if (flags.leave > 0) {
+    steps.push(
+      { leave: flags.leave },
+      { traffic: 'after-leave' },
+      { heal: 'failure' },
+      { traffic: 'healed-leave' },
+    );
+  }
+  if (flags.partition) {
+    steps.push(
+      { partition: 2 },
+      { traffic: 'partitioned' },
+      { heal: 'partition' },
+      { traffic: 'partition-healed' },
+    );
+  }
+  if (flags.churnPerSecond > 0)
+    steps.push({ churn: { durationMs: flags.churnMs, perSecond: flags.churnPerSecond } });
+  return steps;
+}
+
+/** Parses and checks a scenario file's JSON; throws an Error naming the first bad step. */
+export function parseScenario(text: string): Step[] {
+  const parsed = JSON.parse(text) as { steps?: unknown };
+  if (!Array.isArray(parsed.steps)) throw new Error('a scenario is {"steps": [...]}');
+  return parsed.steps.map((step: unknown, i: number) => checkStep(step, i));
+}
+
+function checkStep(step: unknown, index: number): Step {
+  const bad = (why: string): Error => new Error(`scenario step ${index + 1}: ${why}`);
+  if (typeof step !== 'object' || step === null) throw bad('not an object');
+  const [key, ...others] = Object.keys(step);
+  if (!key || others.length > 0) throw bad('each step has exactly one key');
+  const value = (step as Record<string, unknown>)[key];
+  const isFraction = typeof value === 'number' && value > 0 && value < 1;
+  switch (key) {
+    case 'grow':
+      if (!Number.isInteger(value) || (value as number) < 1) throw bad('grow takes a node count');
+      return { grow: value as number };
+    case 'settle':
+      return { settle: true };
+    case 'traffic':
+      if (typeof value !== 'string' || value.length === 0) throw bad('traffic takes a phase name');
+      return { traffic: value };
+    case 'kill':
+    case 'leave':
+      if (!isFraction) throw bad(`${key} takes a fraction between 0 and 1`);
+      return key === 'kill' ? { kill: value as number } : { leave: value as number };
+    case 'partition':
+      if (!Number.isInteger(value) || (value as number) < 2) throw bad('partition takes a group count >= 2');
+      return { partition: value as number };
+    case 'heal':
+      if (value !== 'failure' && value !== 'partition') throw bad('heal takes "failure" or "partition"');
+      return { heal: value };
+    case 'churn': {
+      const churn = value as { durationMs?: unknown; perSecond?: unknown };
+      if (typeof churn?.durationMs !== 'number' || typeof churn.perSecond !== 'number') {
+        throw bad('churn takes {durationMs, perSecond}');
+      }
+      return { churn: { durationMs: churn.durationMs, perSecond: churn.perSecond } };
+    }
+    default:
+      throw bad(`unknown step '${key}'`);
+  }
+}
