@@ -1,0 +1,139 @@
+/**
+ * One link: unique signed 200-byte chat messages from one node process to another, delivered
+ * per second, against the receiver's own Ed25519 verify rate measured in the same run (the
+ * ceiling of a node that checks every message); then with signature checks off against the
+ * rate at which one process can open and decode the same sealed frames alone; and what sealing
+ * costs, as the seal+open rate measured alone.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Opener, Sealer } from '../crypto/seal.js';
+import { Identity } from '../crypto/identity.js';
+import { decodeEnvelope, decodePayload, encodeEnvelope, encodePayload } from '../proto/messages.js';
+import { seededRandom } from '../utils/random.js';
+import { figure, opsPerSecond, type Figure } from './results.js';
+
+const PEER = fileURLToPath(new URL('./link-peer.js', import.meta.url));
+
+type PeerMessage =
+  | { type: 'verify-rate'; value: number }
+  | { type: 'ready'; host?: string; port?: number }
+  | { type: 'progress'; delivered: number }
+  | { type: 'done'; delivered: number; elapsedMs: number };
+
+function next<T extends PeerMessage['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<PeerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: PeerMessage): void => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      resolve(message as Extract<PeerMessage, { type: T }>);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`bench peer exited (${code}) before '${type}'`)));
+  });
+}
+
+/** Messages per second delivered over one real link between two processes. */
+async function linkRate(
+  verify: boolean,
+  count: number,
+  quick: boolean,
+): Promise<{ rate: number; verifyRate: number }> {
+  const receiver = fork(PEER, ['receiver', verify ? 'verify' : 'no-verify', quick ? 'quick' : 'full'], {
+    stdio: 'ignore',
+  });
+  let sender: ChildProcess | undefined;
+  try {
+    const verifyRate = (await next(receiver, 'verify-rate')).value;
+    const ready = await next(receiver, 'ready');
+    sender = fork(PEER, ['sender', String(ready.host), String(ready.port)], { stdio: 'ignore' });
+    const senderProcess = sender;
+    await next(sender, 'ready');
+    receiver.send({ type: 'expect', count });
+    receiver.on('message', (m: PeerMessage) => {
+      if (m.type === 'progress') senderProcess.send({ type: 'ack', delivered: m.delivered });
+    });
+    const done = next(receiver, 'done');
+    sender.send({ type: 'go', count });
+    const result = await done;
+    return { rate: (result.delivered * 1000) / result.elapsedMs, verifyRate };
+  } finally {
+    receiver.kill();
+    sender?.kill();
+  }
+}
+
+/** What a bare receiver does per frame, with no socket: open the seal, decode envelope and payload. */
+function openAndDecodeRate(ms: number): { openDecode: number; sealOpen: number } {
+  const identity = Identity.fromSeed(seededRandom(5).bytes(32));
+  const origin = {
+    id: identity.id,
+    name: 'bench',
+    host: '127.0.0.1',
+    port: 1,
+    publicKey: identity.publicKey,
+  };
+  const key = seededRandom(6).bytes(32);
+  const frames: Buffer[] = [];
+  const sealer = new Sealer(key);
+  const plain: Uint8Array[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const payload = encodePayload({
+      id: `m${i}`,
+      origin,
+      to: '',
+      room: '',
+      sentAtMs: i,
+      text: { body: `${i} `.padEnd(200, 'm') },
+    });
+    const envelope = encodeEnvelope({
+      routed: { payload, signature: identity.sign(payload), ttl: 16, hops: 1 },
+    });
+    plain.push(envelope);
+    frames.push(sealer.seal(envelope));
+  }
+  const openDecode = opsPerSecond(() => {
+    const opener = new Opener(key);
+    for (const frame of frames) {
+      const opened = opener.open(frame);
+      const decoded = opened && decodeEnvelope(opened);
+      if (decoded?.ok && 'routed' in decoded.value.envelope)
+        decodePayload(decoded.value.envelope.routed.payload);
+    }
+    return frames.length;
+  }, ms);
+  const sealOpen = opsPerSecond(() => {
+    const s = new Sealer(key);
+    const o = new Opener(key);
+    for (const p of plain) o.open(s.seal(p));
+    return plain.length;
+  }, ms);
+  return { openDecode, sealOpen };
+}
+
+export async function linkFigures(quick: boolean): Promise<Figure[]> {
+  const count = quick ? 3000 : 40_000;
+  const checked = await linkRate(true, count, quick);
+  const unchecked = await linkRate(false, count, quick);
+  const alone = openAndDecodeRate(quick ? 300 : 1500);
+  return [
+    figure(
+      'link.delivered.verified',
+      checked.rate,
+      'msg/s',
+      { name: 'receiver Ed25519 verify rate', value: checked.verifyRate },
+      { atLeast: 0.7 },
+    ),
+    figure(
+      'link.delivered.unverified',
+      unchecked.rate,
+      'msg/s',
+      { name: 'open+decode alone, one process', value: alone.openDecode },
+      { atLeast: 0.5 },
+    ),
+    figure('link.sealing.seal+open', alone.sealOpen, 'frames/s', null),
+  ];
+}

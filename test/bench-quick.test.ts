@@ -1,0 +1,42 @@
+/**
+ * `npm run bench -- --quick` stays runnable: every section produces figures of the documented
+ * shape. Speed itself is judged by the bench's ratios, never here.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Results } from '../bench/results.js';
+
+const run = promisify(execFile);
+const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure'];
+
+describe('bench --quick', () => {
+  it('writes results.json with a figure per measured section, each with its baseline and ratio', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'p2pchat-bench-'));
+    const { stdout } = await run(process.execPath, ['dist/bench/main.js', '--quick', '--out', out], {
+      timeout: 120_000,
+    });
+    expect(stdout).toContain('results:');
+    const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as Results;
+    expect(results.node).toBe(process.version);
+    expect(typeof results.cpu).toBe('string');
+    expect(Number.isNaN(Date.parse(results.date))).toBe(false);
+    expect(results.figures.length).toBeGreaterThanOrEqual(5);
+    for (const f of results.figures) {
+      expect(SECTIONS).toContain(f.name.split('.')[0]);
+      expect(f.value).toBeGreaterThan(0);
+      expect(typeof f.unit).toBe('string');
+      if (f.baseline) {
+        expect(f.baseline.value).toBeGreaterThan(0);
+        expect(f.ratio).toBeCloseTo(f.value / f.baseline.value, 6);
+      }
+      if (f.target) expect(typeof f.met).toBe('boolean');
+    }
+    expect(results.figures.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['codec.routed.framer', 'link.delivered.verified', 'link.delivered.unverified']),
+    );
+  }, 150_000);
+});
