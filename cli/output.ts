@@ -59,14 +59,23 @@ export class JsonOutput implements ChatOutput {
 }
 
 export class TerminalOutput implements ChatOutput {
-  constructor(private readonly print: (line: string) => void) {}
+  constructor(
+    private readonly print: (line: string) => void,
+    /** A display name for a node id, when the chat has met it. */
+    private readonly nameOf: (id: string) => string | undefined = () => undefined,
+  ) {}
+
+  #who(id: string): string {
+    const name = this.nameOf(id);
+    return name ? `${name} (${id.slice(0, 8)})` : id.slice(0, 8);
+  }
 
   ready = (self: PeerSummary): void =>
     this.print(`* you are ${self.name} (${self.id}) at ${self.host}:${self.port}; type /help for commands`);
   peerUp = (peer: PeerSummary): void =>
     this.print(`* ${peer.name} (${peer.id.slice(0, 8)}) joined your neighbours`);
   peerDown = (event: { id: string; reason: PeerDownReason }): void =>
-    this.print(`* ${event.id.slice(0, 8)} left your neighbours (${event.reason})`);
+    this.print(`* ${this.#who(event.id)} left your neighbours (${event.reason})`);
   sent = (): void => undefined;
   message = (m: DeliveredMessage): void => {
     const where = m.to ? 'to you' : `#${m.room ?? 'lobby'}`;
@@ -75,7 +84,7 @@ export class TerminalOutput implements ChatOutput {
   receipt = (event: ReceiptEvent): void =>
     this.print(`* delivered to ${event.from.name}, ${event.hops} hop${event.hops === 1 ? '' : 's'}`);
   receiptMissing = (event: { messageId: string; to: string }): void =>
-    this.print(`* no receipt from ${event.to.slice(0, 8)} for message ${event.messageId}`);
+    this.print(`* no receipt from ${this.#who(event.to)} for message ${event.messageId}`);
   peers = (views: Views): void => {
     const line = (p: NodeInfo): string => `  ${p.id}  ${p.name.padEnd(16)} ${p.host}:${p.port}`;
     this.print(

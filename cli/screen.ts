@@ -16,7 +16,11 @@ export class Screen {
       terminal: this.#isTty,
       prompt: '> ',
     });
-    if (this.#isTty) this.lines.prompt();
+    if (this.#isTty) {
+      this.lines.prompt();
+      // A fresh prompt after every line typed; output printed meanwhile redraws it anyway.
+      this.lines.on('line', () => this.lines.prompt());
+    }
   }
 
   print(text: string): void {
