@@ -55,11 +55,11 @@ function usageText(): string {
 async function runNode(options: CliOptions): Promise<void> {
   const interactive = !options.json;
   const screen = interactive ? new Screen() : undefined;
-  const known = new Map<string, string>();
   const output: ChatOutput = screen
     ? new TerminalOutput(
         (line) => screen.print(line),
-        (id) => known.get(id),
+        // The session is built below; this only runs once events flow.
+        (id) => session.known.get(id)?.name,
       )
     : new JsonOutput((line) => process.stdout.write(`${line}\n`));
   const logger = createCliLogger(options, screen);
@@ -76,14 +76,12 @@ async function runNode(options: CliOptions): Promise<void> {
   const session = new ChatSession(node, output, quit);
   node.on('ready', (self) => output.ready(self));
   node.on('peer:up', (peer) => {
-    known.set(peer.id, peer.name);
     session.remember(peer);
     output.peerUp(peer);
   });
   node.on('peer:down', (event) => output.peerDown(event));
   node.on('sent', (event) => output.sent(event));
   node.on('message', (message) => {
-    known.set(message.from.id, message.from.name);
     session.remember(message.from);
     output.message(message);
   });
