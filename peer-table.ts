@@ -5,6 +5,8 @@
  */
 import { ConfigError, type Address } from './config.js';
 import type { EnvelopeKind, Envelope, EnvelopeBodies } from './proto/messages.js';
+import { createCyclon } from './membership/cyclon.js';
+import { createFull } from './membership/full.js';
 import { createHyParView } from './membership/hyparview.js';
 import { createStatic } from './membership/static.js';
 import type {
@@ -22,6 +24,8 @@ import type {
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
   hyparview: createHyParView,
   static: createStatic,
+  cyclon: createCyclon,
+  full: createFull,
 });
 
 const MEMBERSHIP_KINDS: ReadonlySet<EnvelopeKind> = new Set<MembershipKind>([

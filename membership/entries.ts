@@ -2,10 +2,11 @@
  * Admission of gossiped peers into a passive view (PROTOCOL.md section 4): which NodeInfos may
  * enter, and how a Shuffle or ShuffleReply is merged when the view is full.
  */
-import type { Address } from '../config.js';
+import { formatAddress, type Address } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
+import type { MembershipContext, PeerLink } from './strategy.js';
 import type { View } from './view.js';
 
 /** Why a NodeInfo may not enter a passive view. */
@@ -31,6 +32,28 @@ export function addressOf(info: NodeInfo): Address {
   return { host: info.host, port: info.port };
 }
 
+/** Log fields naming a peer: every network line carries its id and address (STYLE.md). */
+export function peerFields(info: NodeInfo): { peer: string; address: string } {
+  return { peer: info.id, address: formatAddress(addressOf(info)) };
+}
+
+/**
+ * PROTOCOL.md section 4: a Shuffle or ShuffleReply with more than `maxEntriesPerMessage`
+ * entries closes the link with LIMIT (and is counted as `<kind>-limit`). True when it did.
+ */
+export function isOverEntryLimit(
+  context: MembershipContext,
+  link: PeerLink,
+  entries: readonly PeerEntry[],
+  kind: string,
+): boolean {
+  const max = context.config.maxEntriesPerMessage;
+  if (entries.length <= max) return false;
+  context.countDrop(`${kind}-limit`);
+  link.close('LIMIT', `${entries.length} entries, at most ${max}`);
+  return true;
+}
+
 /** The key of a dial target: host and port, whatever id claims them. */
 export function addressKey({ host, port }: Address): string {
   return `${host}|${port}`;
@@ -48,8 +71,14 @@ export interface MergeOptions<T> {
   /** Ids this node sent in the same exchange: evicted first, as the paper says. */
   sentIds: ReadonlySet<string>;
   random: Random;
-  /** Data of a fresh passive entry. */
-  fresh: () => T;
+  /** Data of a fresh entry, made from the gossiped NodeInfo (Cyclon looks up its age). */
+  fresh: (node: NodeInfo) => T;
+  /**
+   * Whether a full view may evict entries it did not send (random ones) to make room. Cyclon's
+   * merge replaces only the entries sent in the exchange and discards what does not fit.
+   * @default true
+   */
+  evictUnsent?: boolean;
   /** Called once for each refused entry, with the reason. */
   onRefused: (reason: PassiveRefusal) => void;
 }
@@ -57,7 +86,8 @@ export interface MergeOptions<T> {
 /**
  * Merges gossiped NodeInfos into a passive view. When the view is full, it makes room by
  * evicting first the entries this node sent in the exchange (the peer now knows them), then
- * random ones; never an entry added by this same merge. Returns how many were added.
+ * (unless `evictUnsent` is false) random ones; never an entry added by this same merge.
+ * Returns how many were added.
  */
 export function mergeEntries<T>(
   nodes: ReadonlyArray<NodeInfo | null | undefined>,
@@ -66,6 +96,7 @@ export function mergeEntries<T>(
   const { passive, selfId, isActive, random } = options;
   const sent = new Set(options.sentIds);
   const added = new Set<string>();
+  const evictUnsent = options.evictUnsent ?? true;
   for (const node of nodes) {
     const refusal = passiveRefusal(node, selfId, isActive);
     if (refusal !== undefined || !node) {
@@ -73,22 +104,24 @@ export function mergeEntries<T>(
       continue;
     }
     if (passive.has(node.id)) continue;
-    if (passive.isFull && !evictOne(passive, sent, added, random)) break;
-    if (passive.add(node, options.fresh()) === 'added') added.add(node.id);
+    if (passive.isFull && !evictOne(passive, sent, added, evictUnsent ? random : undefined)) break;
+    if (passive.add(node, options.fresh(node)) === 'added') added.add(node.id);
   }
   return added.size;
 }
 
+/** Evicts a sent entry, else (given a random source) a random one not added by this merge. */
 function evictOne<T>(
   passive: View<T>,
   sent: Set<string>,
   added: ReadonlySet<string>,
-  random: Random,
+  random: Random | undefined,
 ): boolean {
   for (const id of sent) {
     sent.delete(id);
     if (passive.remove(id)) return true;
   }
+  if (!random) return false;
   const victims = passive.entries().filter((entry) => !added.has(entry.info.id));
   const victim = victims[random.int(victims.length)];
   return victim !== undefined && passive.remove(victim.info.id) !== undefined;

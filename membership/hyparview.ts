@@ -17,31 +17,24 @@ import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
 import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
-import { addressOf, passiveRefusal } from './entries.js';
+import { addressOf, passiveRefusal, peerFields } from './entries.js';
 import { Healer, type AttemptOutcome } from './healing.js';
 import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
 import { ShuffleExchange } from './shuffle.js';
-import type {
-  DataPeer,
-  LinkCloseReason,
-  MembershipContext,
-  MembershipFactory,
-  MembershipMessage,
-  MembershipStrategy,
-  PeerDownReason,
-  PeerLink,
-  Views,
+import {
+  DOWN_REASONS,
+  type DataPeer,
+  type LinkCloseReason,
+  type MembershipContext,
+  type MembershipFactory,
+  type MembershipMessage,
+  type MembershipStrategy,
+  type PeerDownReason,
+  type PeerLink,
+  type Views,
 } from './strategy.js';
 import { View } from './view.js';
-
-const DOWN_REASONS: Readonly<Record<LinkCloseReason, PeerDownReason>> = {
-  timeout: 'timeout',
-  error: 'error',
-  leave: 'leave',
-  closed: 'closed',
-  local: 'closed',
-};
 
 export class HyParView implements MembershipStrategy {
   readonly name = 'hyparview';
@@ -500,10 +493,6 @@ export class HyParView implements MembershipStrategy {
   #maybeCloseShortLived(link: PeerLink): void {
     if (link.isOpen && !this.isDataLink(link) && !this.#requests.has(link)) link.close();
   }
-}
-
-function peerFields(info: NodeInfo): { peer: string; address: string } {
-  return { peer: info.id, address: formatAddress(addressOf(info)) };
 }
 
 export const createHyParView: MembershipFactory = (context) => new HyParView(context);

@@ -9,7 +9,7 @@
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
 import { DialLimit } from './dial-limit.js';
-import { addressKey, addressOf, mergeEntries, toPeerEntries } from './entries.js';
+import { addressKey, addressOf, isOverEntryLimit, mergeEntries, toPeerEntries } from './entries.js';
 import type { ShuffleHost } from './hyparview-state.js';
 import type { PeerLink } from './strategy.js';
 
@@ -61,7 +61,7 @@ export class ShuffleExchange {
 
   onShuffle(link: PeerLink, shuffle: Shuffle): void {
     const { context, active, counters } = this.#host;
-    if (this.#isOverLimit(link, shuffle.entries, 'shuffle')) return;
+    if (isOverEntryLimit(this.#host.context, link, shuffle.entries, 'shuffle')) return;
     if (!this.#host.isDataLink(link)) return context.countDrop('shuffle-not-neighbor');
     const origin = shuffle.origin;
     if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
@@ -78,7 +78,7 @@ export class ShuffleExchange {
   }
 
   onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (this.#isOverLimit(link, entries, 'shuffleReply')) return;
+    if (isOverEntryLimit(this.#host.context, link, entries, 'shuffleReply')) return;
     // One reply per Shuffle sent: unsolicited entries could flood the passive view.
     const sent = this.#awaitingReply;
     if (!sent) return this.#host.context.countDrop('shuffleReply-unsolicited');
@@ -125,14 +125,6 @@ export class ShuffleExchange {
     if (link.send({ shuffleReply: { entries } })) this.#host.counters.shuffleReplies++;
     // We sent the last message of a short-lived exchange: ours to close (unless it is active).
     this.#host.maybeCloseShortLived(link);
-  }
-
-  #isOverLimit(link: PeerLink, entries: readonly PeerEntry[], kind: string): boolean {
-    const max = this.#host.context.config.maxEntriesPerMessage;
-    if (entries.length <= max) return false;
-    this.#host.context.countDrop(`${kind}-limit`);
-    link.close('LIMIT', `${entries.length} entries, at most ${max}`);
-    return true;
   }
 
   #merge(nodes: ReadonlyArray<NodeInfo | null | undefined>, sentIds: ReadonlySet<string>): void {

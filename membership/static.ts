@@ -11,24 +11,17 @@ import type { Address } from '../config.js';
 import { formatAddress } from '../config.js';
 import type { NodeInfo } from '../proto/messages.js';
 import { Healer } from './healing.js';
-import type {
-  DataPeer,
-  LinkCloseReason,
-  MembershipContext,
-  MembershipMessage,
-  MembershipStrategy,
-  PeerDownReason,
-  PeerLink,
-  Views,
+import {
+  DOWN_REASONS,
+  type DataPeer,
+  type LinkCloseReason,
+  type MembershipContext,
+  type MembershipMessage,
+  type MembershipStrategy,
+  type PeerDownReason,
+  type PeerLink,
+  type Views,
 } from './strategy.js';
-
-const DOWN_REASON: Record<LinkCloseReason, PeerDownReason> = {
-  closed: 'closed',
-  timeout: 'timeout',
-  error: 'error',
-  leave: 'leave',
-  local: 'closed',
-};
 
 export class StaticMembership implements MembershipStrategy {
   readonly name = 'static';
@@ -91,7 +84,7 @@ export class StaticMembership implements MembershipStrategy {
   onLinkClosed(link: PeerLink, reason: LinkCloseReason): void {
     if (this.#active.get(link.id) !== link) return;
     this.#counters.failuresDetected++;
-    this.#drop(link, DOWN_REASON[reason], false);
+    this.#drop(link, DOWN_REASONS[reason], false);
   }
 
   onLinkReplaced(previous: PeerLink, next: PeerLink): void {

@@ -20,6 +20,15 @@ export type PeerDownReason = 'leave' | 'disconnect' | 'evicted' | 'closed' | 'ti
 /** Why a link closed, as the node saw it. */
 export type LinkCloseReason = 'closed' | 'timeout' | 'error' | 'leave' | 'local';
 
+/** How a closed link is reported in `peer-down` when it takes a peer out of a view. */
+export const DOWN_REASONS: Readonly<Record<LinkCloseReason, PeerDownReason>> = Object.freeze({
+  closed: 'closed',
+  timeout: 'timeout',
+  error: 'error',
+  leave: 'leave',
+  local: 'closed',
+});
+
 /** An authenticated, sealed connection to one peer. */
 export interface PeerLink {
   /** The peer's verified NodeInfo (its announced address may be a wildcard resolved by the node). */

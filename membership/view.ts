@@ -66,6 +66,11 @@ export class View<T> {
     return entry;
   }
 
+  /** The entry added longest ago (`update` does not refresh it), in O(1): forgetting order. */
+  oldest(): ViewEntry<T> | undefined {
+    return this.#entries.values().next().value;
+  }
+
   entries(): ViewEntry<T>[] {
     return [...this.#entries.values()];
   }

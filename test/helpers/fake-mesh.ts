@@ -272,10 +272,14 @@ export class FakeMesh {
 
   // --- properties of the overlay -----------------------------------------------------------
 
-  /** Every broken view invariant of every live node, prefixed by the node's name. */
-  problems(): string[] {
+  /**
+   * Every broken view invariant of every live node, prefixed by the node's name. `bounds`
+   * replaces the view sizes checked, for strategies other than HyParView.
+   */
+  problems(bounds: Partial<Pick<NodeConfig, 'activeSize' | 'passiveSize'>> = {}): string[] {
+    const config = { ...this.config, ...bounds };
     return this.alive().flatMap((node) =>
-      viewProblems(node.strategy.views(), node.info.id, this.config).map((p) => `${node.info.name}: ${p}`),
+      viewProblems(node.strategy.views(), node.info.id, config).map((p) => `${node.info.name}: ${p}`),
     );
   }
 

@@ -121,8 +121,12 @@ export class FakeContext implements MembershipContext {
     return Promise.resolve(this.dial(address));
   }
 
-  linkTo(): PeerLink | undefined {
-    return undefined;
+  /** Links `linkTo` reports as the node's open link to a peer; empty unless a test fills it. */
+  readonly openLinks = new Map<string, PeerLink>();
+
+  linkTo(peerId: string): PeerLink | undefined {
+    const link = this.openLinks.get(peerId);
+    return link?.isOpen ? link : undefined;
   }
 
   peerUp(link: PeerLink): void {
