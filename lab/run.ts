@@ -5,7 +5,7 @@ import type { NodeConfig } from '../config.js';
 import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js';
 import type { Cluster, TransportName } from './cluster.js';
 import { Recorder } from './recorder.js';
-import { graphOfSnapshot, overlayMetrics } from './graph.js';
+import { connectedComponents, graphOfSnapshot, overlayMetrics } from './graph.js';
 import {
   phaseReport,
   type OverlaySnapshot,
@@ -109,12 +109,12 @@ export class LabRun {
     while (driver.clock.now() - started < this.#options.convergeTimeoutMs) {
       const views = await this.#cluster.activeViews();
       const shape = JSON.stringify([...views.entries()].map(([id, v]) => [id, [...v].sort()]));
-      const metrics = overlayMetrics(graphOfSnapshot(this.#snapshotOf(views)), { samples: 1 });
-      if (metrics.components === 1 && connectedAt === undefined) connectedAt = driver.clock.now();
+      const isConnected = this.#componentCount(views) === 1;
+      if (isConnected && connectedAt === undefined) connectedAt = driver.clock.now();
       if (shape !== last) {
         last = shape;
         stableSince = driver.clock.now();
-      } else if (metrics.components === 1 && driver.clock.now() - stableSince >= quietMs) break;
+      } else if (isConnected && driver.clock.now() - stableSince >= quietMs) break;
       await driver.sleep(250);
     }
     this.#pending.convergeMs = connectedAt === undefined ? undefined : Math.round(connectedAt - started);
@@ -211,10 +211,9 @@ export class LabRun {
     let healed = false;
     while (!healed && driver.clock.now() - started < this.#options.convergeTimeoutMs) {
       const views = await this.#cluster.activeViews();
-      const metrics = overlayMetrics(graphOfSnapshot(this.#snapshotOf(views)), { samples: 1 });
       const alive = new Set(this.#liveIds());
       const listsDead = [...views.values()].some((view) => view.some((id) => !alive.has(id)));
-      healed = metrics.components === 1 && !listsDead;
+      healed = !listsDead && this.#componentCount(views) === 1;
       if (!healed) await driver.sleep(100);
     }
     this.#pending.healMs = healed ? Math.round(driver.clock.now() - started) : undefined;
@@ -242,6 +241,14 @@ export class LabRun {
 
   #liveIds(): string[] {
     return this.#live().map((i) => this.#cluster.nodes[i]?.id as string);
+  }
+
+  /**
+   * Components only: settle and heal poll this every few hundred ms, and the full overlay
+   * metrics (all-pairs BFS up to 1,000 nodes, clustering) cost far more than the answer.
+   */
+  #componentCount(views: Map<string, string[]>): number {
+    return connectedComponents(graphOfSnapshot(this.#snapshotOf(views))).length;
   }
 
   #snapshotOf(views: Map<string, string[]>): OverlaySnapshot {
