@@ -84,9 +84,28 @@ export interface NodeConfig {
   shufflePassive: number;
   /** Most entries accepted in one Shuffle or ShuffleReply; more closes with LIMIT. @default 32 */
   maxEntriesPerMessage: number;
-  /** Cap of the jittered backoff between healing attempts. @default 10000 */
+  /**
+   * Peer-exchange entries accepted per second from one link: the refill rate of a token bucket
+   * that every Shuffle (its entries and its origin), ShuffleReply (its entries) and ForwardJoin
+   * (one) draws from before the membership strategy sees it. A message the bucket cannot pay is
+   * dropped and counted (`node.drop.exchange-rate`); a link that goes on to send another full
+   * burst beyond its allowance is closed with LIMIT and banned for `banMs`. An honest HyParView
+   * neighbour sends a few Shuffles of ka + kp + 1 entries per shuffle period; a `full` one up to
+   * 8 x maxEntriesPerMessage entries per round. @default 1000
+   */
+  peerEntriesPerSecond: number;
+  /** Burst size of the per-link peer-exchange bucket; at least maxEntriesPerMessage + 1. @default 2000 */
+  peerEntriesBurst: number;
+  /**
+   * Cap of the jittered backoff between healing attempts, and between dials to one address whose
+   * dials keep failing. @default 10000
+   */
   retryMaxBackoffMs: number;
-  /** First backoff of healing attempts, doubled on each failure up to the cap. @default 250 */
+  /**
+   * First backoff of healing attempts, doubled on each failure up to the cap. Also the least wait
+   * before an address whose dial failed is dialled again (doubled per further failure, plus up to
+   * 50% jitter, never past the cap), whoever asks for the dial. @default 250
+   */
   retryBaseBackoffMs: number;
   /** Consecutive failures after which a passive entry is dropped. @default 3 */
   passiveMaxFailures: number;
@@ -161,6 +180,8 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   shuffleActive: 3,
   shufflePassive: 4,
   maxEntriesPerMessage: 32,
+  peerEntriesPerSecond: 1000,
+  peerEntriesBurst: 2000,
   retryMaxBackoffMs: 10_000,
   retryBaseBackoffMs: 250,
   passiveMaxFailures: 3,
@@ -210,6 +231,8 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   shuffleActive: [0, 32],
   shufflePassive: [0, 32],
   maxEntriesPerMessage: [1, 4096],
+  peerEntriesPerSecond: [1, 1_000_000],
+  peerEntriesBurst: [1, 10_000_000],
   retryMaxBackoffMs: [1, 3_600_000],
   retryBaseBackoffMs: [1, 3_600_000],
   passiveMaxFailures: [1, 100],
@@ -277,6 +300,11 @@ export function resolveConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   if (config.prwl > config.arwl) throw new ConfigError(`prwl ${config.prwl} exceeds arwl ${config.arwl}`);
   if (config.shuffleActive + config.shufflePassive + 1 > config.maxEntriesPerMessage) {
     throw new ConfigError('shuffleActive + shufflePassive + 1 must fit in maxEntriesPerMessage');
+  }
+  if (config.peerEntriesBurst < config.maxEntriesPerMessage + 1) {
+    throw new ConfigError(
+      'peerEntriesBurst must be at least maxEntriesPerMessage + 1 (a full Shuffle and its origin)',
+    );
   }
   if (config.cyclonShuffleLength > config.maxEntriesPerMessage) {
     throw new ConfigError('cyclonShuffleLength must fit in maxEntriesPerMessage');

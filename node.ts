@@ -12,6 +12,8 @@ import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
 import { networkKeyOf } from './crypto/handshake.js';
 import { Admission } from './link/admission.js';
+import { DialBackoff } from './link/dial-backoff.js';
+import { ExchangeRate, exchangeEntries } from './link/exchange-rate.js';
 import { Link, type Refusal } from './link/link.js';
 import type { DataPeer, LinkCloseReason, PeerDownReason, PeerLink, Views } from './membership/strategy.js';
 import { PeerTable, isMembershipKind } from './peer-table.js';
@@ -106,6 +108,9 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #replaced = new WeakSet<Link>();
   /** Closes links that are not in a data view after `shortLivedIdleMs` without traffic. */
   readonly #idleTimers = new Map<Link, Timer>();
+  /** Per-link budget of peer-exchange entries, made on a link's first Shuffle, ShuffleReply or ForwardJoin. */
+  readonly #exchangeRates = new WeakMap<Link, ExchangeRate>();
+  readonly #dialBackoff: DialBackoff;
   readonly #counters = new Map<string, number>();
 
   constructor(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}) {
@@ -119,6 +124,12 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#identity = deps.identity;
     this.#observe = deps.observe;
     this.#admission = new Admission(this.config, this.#clock);
+    this.#dialBackoff = new DialBackoff({
+      clock: this.#clock,
+      random: this.#random,
+      baseMs: this.config.retryBaseBackoffMs,
+      maxMs: this.config.retryMaxBackoffMs,
+    });
     this.#networkKey = networkKeyOf(this.config.networkKey);
   }
 
@@ -168,6 +179,7 @@ export class Node extends EventEmitter<NodeEvents> {
       await this.#starting?.catch(() => undefined);
       const lifecycle = this.#lifecycle;
       this.#lifecycle = { state: 'stopped' };
+      this.#dialBackoff.stop();
       for (const link of this.#links) link.connection.destroy();
       if (lifecycle.state !== 'running') return;
       lifecycle.peerTable.stop();
@@ -267,6 +279,7 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   async #stop({ listener, peerTable, router }: Running): Promise<void> {
+    this.#dialBackoff.stop();
     peerTable.stop();
     router.stop();
     for (const timer of this.#idleTimers.values()) timer.stop();
@@ -340,8 +353,25 @@ export class Node extends EventEmitter<NodeEvents> {
   #punish(peerId: string, reason: string): void {
     const link = this.#byPeer.get(peerId);
     this.#count('punished');
-    this.#admission.ban(peerId, link ? { host: link.peer.host, port: link.peer.port } : undefined);
+    this.#ban('bad-signature', peerId, link);
     link?.close('LIMIT', reason);
+  }
+
+  /**
+   * Refuses a misbehaving peer for `banMs` by its id and, when it plausibly is its own, by its
+   * announced address; counted as `ban.<reason>`. An announced address is only a claim: it is
+   * banned only when the peer connected from that host, or one misbehaving connection that
+   * announced an honest node's address would get that node refused and never dialled.
+   */
+  #ban(reason: string, peerId: string, link: Link | undefined): void {
+    this.#count(`ban.${reason}`);
+    const peer = link?.claimedPeer;
+    let address: Address | undefined;
+    if (link && peer && peer.port !== 0) {
+      const announced = this.#resolvedAddress(link, peer);
+      if (announced.host === link.connection.remote.host) address = announced;
+    }
+    this.#admission.ban(peerId, address);
   }
 
   #onInbound(connection: Connection): void {
@@ -407,11 +437,29 @@ export class Node extends EventEmitter<NodeEvents> {
     return undefined;
   }
 
+  /** Dials after the address's backoff, if any, and keeps the outcome for the next dial's backoff. */
   async #dial(address: Address): Promise<PeerLink | undefined> {
+    const key = formatAddress(address);
+    if (!this.#openLinkAt(address) && this.#dialBackoff.waitMs(key) > 0) {
+      this.#count('dial.backoff');
+      if (!(await this.#dialBackoff.wait(key))) return undefined;
+    }
+    const link = await this.#dialOnce(address);
+    if (link) this.#dialBackoff.succeeded(key);
+    else if (this.#lifecycle.state === 'running') this.#dialBackoff.failed(key);
+    return link;
+  }
+
+  #openLinkAt(address: Address): Link | undefined {
     const open = [...this.#byPeer.values()].find(
       (l) => l.peer.host === address.host && l.peer.port === address.port,
     );
-    if (open?.isOpen) return open;
+    return open?.isOpen ? open : undefined;
+  }
+
+  async #dialOnce(address: Address): Promise<PeerLink | undefined> {
+    const open = this.#openLinkAt(address);
+    if (open) return open;
     let connection: Connection;
     try {
       connection = await this.#transport.dial(address, this.config.dialTimeoutMs);
@@ -431,11 +479,12 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #admit(link: Link, peer: NodeInfo): Refusal | undefined {
     if (peer.id === this.#identity?.id) return { code: 'DUPLICATE_CONNECTION', reason: 'connection to self' };
-    if (this.#admission.isIdBanned(peer.id)) return { code: 'LIMIT', reason: 'banned for misbehaviour' };
-    if (peer.port !== 0 && this.#admission.isAddressBanned(this.#resolvedAddress(link, peer))) {
-      return { code: 'LIMIT', reason: 'banned for misbehaviour' };
-    }
-    return undefined;
+    const isBanned =
+      this.#admission.isIdBanned(peer.id) ||
+      (peer.port !== 0 && this.#admission.isAddressBanned(this.#resolvedAddress(link, peer)));
+    if (!isBanned) return undefined;
+    this.#count('refused.banned');
+    return { code: 'LIMIT', reason: 'banned for misbehaviour' };
   }
 
   /** A wildcard announce address is replaced by the address the peer connected from. */
@@ -509,7 +558,10 @@ export class Node extends EventEmitter<NodeEvents> {
     const { peerTable, router } = this.#lifecycle;
     const isData = peerTable.isDataLink(link);
     if (!isData) this.#armIdle(link);
-    if (isMembershipKind(kind)) return peerTable.onEnvelope(link, kind, envelope);
+    if (isMembershipKind(kind)) {
+      if (this.#isExchangeWithinRate(link, kind, envelope)) peerTable.onEnvelope(link, kind, envelope);
+      return;
+    }
     if (!isData) {
       this.#count(`drop.${kind}-from-non-neighbour`);
       return link.close('PROTOCOL', `${kind} from a connection outside the active view`);
@@ -527,13 +579,37 @@ export class Node extends EventEmitter<NodeEvents> {
     }
   }
 
+  /**
+   * Charges the peer-exchange entries of a membership message to its link's budget (before the
+   * strategy sees them, so that every strategy gets the same limit). Over the rate: dropped and
+   * counted; flooding: closed with LIMIT and banned. True when the message may be handled.
+   */
+  #isExchangeWithinRate(link: Link, kind: EnvelopeKind, envelope: Envelope): boolean {
+    const entries = exchangeEntries(kind, envelope);
+    if (entries === 0) return true;
+    let rate = this.#exchangeRates.get(link);
+    if (!rate) {
+      rate = new ExchangeRate(this.#clock, this.config);
+      this.#exchangeRates.set(link, rate);
+    }
+    const verdict = rate.check(entries);
+    if (verdict === 'accept') return true;
+    this.#count('drop.exchange-rate');
+    if (verdict === 'close') {
+      this.#ban('exchange-rate', link.id, link);
+      const limit = this.config.peerEntriesPerSecond;
+      link.close('LIMIT', `peer-exchange entries far over ${limit} per second`);
+    }
+    return false;
+  }
+
   #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {
     if (
       list.ids.length > this.config.maxIdsPerMessage ||
       list.origins.length > this.config.maxIdsPerMessage
     ) {
       this.#count(`drop.${kind}-over-limit`);
-      this.#admission.ban(link.id, { host: link.peer.host, port: link.peer.port });
+      this.#ban('id-list-limit', link.id, link);
       return link.close('LIMIT', `${kind} with more than ${this.config.maxIdsPerMessage} ids`);
     }
     if (this.#lifecycle.state === 'running') this.#lifecycle.router.onControl(link, kind, list);
@@ -548,9 +624,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#waiting.delete(link);
     if (code) this.#count(`drop.${code}`);
     const peer = link.claimedPeer;
-    if (code && BANNABLE.has(code) && peer && reason === 'error') {
-      this.#admission.ban(peer.id, peer.port !== 0 ? this.#resolvedAddress(link, peer) : undefined);
-    }
+    if (code && BANNABLE.has(code) && peer && reason === 'error') this.#ban(code, peer.id, link);
     if (!this.#announced.has(link)) return;
     if (this.#byPeer.get(link.id) === link) this.#byPeer.delete(link.id);
     if (this.#replaced.has(link) || this.#lifecycle.state !== 'running') return;

@@ -14,13 +14,13 @@ export class TokenBucket {
     this.#updatedAt = clock.now();
   }
 
-  /** Takes one token if there is one. */
-  tryTake(): boolean {
+  /** Takes `count` tokens (one by default) if there are that many; otherwise takes none. */
+  tryTake(count = 1): boolean {
     const now = this.clock.now();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#updatedAt) / 1000) * this.ratePerSecond);
     this.#updatedAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
     return true;
   }
 }

@@ -3,7 +3,7 @@
  * Every node is stopped by `stopAll()`, which tests register in `afterEach`.
  */
 import { vi } from 'vitest';
-import { Node } from '../../node.js';
+import { Node, type NodeDependencies } from '../../node.js';
 import type { NodeConfig } from '../../config.js';
 import type { DeliveredMessage } from '../../router.js';
 
@@ -29,8 +29,8 @@ export class TcpMesh {
   readonly nodes: TestNode[] = [];
 
   /** Starts one node; its delivered messages are recorded. */
-  async add(config: Partial<NodeConfig> = {}): Promise<TestNode> {
-    const node = new Node({ ...FAST, name: `n${this.nodes.length}`, ...config });
+  async add(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}): Promise<TestNode> {
+    const node = new Node({ ...FAST, name: `n${this.nodes.length}`, ...config }, deps);
     const entry: TestNode = { node, messages: [] };
     node.on('message', (message) => entry.messages.push(message));
     this.nodes.push(entry);
