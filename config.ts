@@ -276,6 +276,11 @@ export function parseAddress(text: string): Address {
   return { host, port: portNumber };
 }
 
+/** `0.0.0.0`, `::` or empty: "every interface", an address nobody can dial. */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
 export function formatAddress({ host, port }: Address): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -7,7 +7,7 @@
  * the lab runs this same class over TCP, child processes, or memory under a simulated clock.
  */
 import { EventEmitter } from 'node:events';
-import { formatAddress, resolveConfig, type Address, type NodeConfig } from './config.js';
+import { formatAddress, isWildcardHost, resolveConfig, type Address, type NodeConfig } from './config.js';
 import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
 import { networkKeyOf } from './crypto/handshake.js';
@@ -15,9 +15,26 @@ import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
 import { ExchangeRate, exchangeEntries } from './link/exchange-rate.js';
 import { Link, type Refusal } from './link/link.js';
-import type { DataPeer, LinkCloseReason, PeerDownReason, PeerLink, Views } from './membership/strategy.js';
+import type {
+  DataPeer,
+  LinkCloseReason,
+  MembershipKind,
+  PeerDownReason,
+  PeerLink,
+  Views,
+} from './membership/strategy.js';
 import { PeerTable, isMembershipKind } from './peer-table.js';
-import type { Envelope, EnvelopeKind, ErrorCodeName, IdList, NodeInfo, Routed } from './proto/messages.js';
+import type {
+  Envelope,
+  EnvelopeKind,
+  ErrorCodeName,
+  ForwardJoin,
+  IdList,
+  NodeInfo,
+  Routed,
+  Shuffle,
+  ShuffleReply,
+} from './proto/messages.js';
 import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Connection, Listener, Transport } from './transport/transport.js';
@@ -66,7 +83,6 @@ export interface NodeEvents {
  * sends. Not LIMIT: that code also reports our own refusals and a peer that reads slowly.
  */
 const BANNABLE: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>(['FRAME', 'DECODE']);
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 interface Running {
   state: 'running';
@@ -487,16 +503,40 @@ export class Node extends EventEmitter<NodeEvents> {
     return { code: 'LIMIT', reason: 'banned for misbehaviour' };
   }
 
-  /** A wildcard announce address is replaced by the address the peer connected from. */
+  /**
+   * A wildcard announce address is replaced by the address the peer connected from. A node on
+   * `0.0.0.0` accepts IPv4 only: seen over IPv6, its address is unknown, so it counts as not
+   * listening (port 0) and is never gossiped nor dialled; its link works all the same.
+   */
   #resolvedAddress(link: Link, peer: NodeInfo): Address {
-    return WILDCARD_HOSTS.has(peer.host)
-      ? { host: link.connection.remote.host, port: peer.port }
-      : { host: peer.host, port: peer.port };
+    if (!isWildcardHost(peer.host)) return { host: peer.host, port: peer.port };
+    const remote = link.connection.remote.host;
+    const isUnreachableFamily = peer.host === '0.0.0.0' && remote.includes(':');
+    return { host: remote, port: isUnreachableFamily ? 0 : peer.port };
+  }
+
+  /**
+   * Gossip carries a node's own NodeInfo as it announces it, wildcard included: the entry of the
+   * sender itself gets the address its link resolved, so no wildcard travels further.
+   */
+  #resolveOwnEntries(link: Link, kind: MembershipKind, envelope: Envelope): void {
+    const body = (envelope as Partial<Record<MembershipKind, Partial<Shuffle & ShuffleReply & ForwardJoin>>>)[
+      kind
+    ];
+    const infos = [body?.origin, body?.node, ...(body?.entries ?? []).map((entry) => entry.node)];
+    for (const info of infos) {
+      if (info && info.id === link.id && isWildcardHost(info.host)) {
+        info.host = link.peer.host;
+        info.port = link.peer.port;
+      }
+    }
   }
 
   #onReady(link: Link): void {
     const peer = link.peer;
-    peer.host = this.#resolvedAddress(link, peer).host;
+    const resolved = this.#resolvedAddress(link, peer);
+    peer.host = resolved.host;
+    peer.port = resolved.port;
     const winner = this.#settleDuplicate(link);
     this.#waiting.get(link)?.(winner);
     this.#waiting.delete(link);
@@ -559,8 +599,9 @@ export class Node extends EventEmitter<NodeEvents> {
     const isData = peerTable.isDataLink(link);
     if (!isData) this.#armIdle(link);
     if (isMembershipKind(kind)) {
-      if (this.#isExchangeWithinRate(link, kind, envelope)) peerTable.onEnvelope(link, kind, envelope);
-      return;
+      if (!this.#isExchangeWithinRate(link, kind, envelope)) return;
+      this.#resolveOwnEntries(link, kind, envelope);
+      return peerTable.onEnvelope(link, kind, envelope);
     }
     if (!isData) {
       this.#count(`drop.${kind}-from-non-neighbour`);

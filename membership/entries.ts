@@ -2,7 +2,7 @@
  * Admission of gossiped peers into a passive view (PROTOCOL.md section 4): which NodeInfos may
  * enter, and how a Shuffle or ShuffleReply is merged when the view is full.
  */
-import { formatAddress, type Address } from '../config.js';
+import { formatAddress, isWildcardHost, type Address } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
@@ -24,7 +24,8 @@ export function passiveRefusal(
   if (!info || nodeInfoProblem(info) !== undefined) return 'invalid';
   if (info.id === selfId) return 'self';
   if (isActive(info.id)) return 'active';
-  if (info.port === 0) return 'unreachable';
+  // A wildcard host only means something to the node it came from: nobody else can dial it.
+  if (info.port === 0 || isWildcardHost(info.host)) return 'unreachable';
   return undefined;
 }
 

@@ -348,7 +348,9 @@ class MeshRun {
   /**
    * Every peer-up names the peer at its --announce address, its listen address, or (wildcard
    * without --announce) one of the peer's own addresses as its connection came from: never a
-   * wildcard, never another host's address, always the node's port.
+   * wildcard, never another host's address, always the node's port. A node on `0.0.0.0`
+   * accepts IPv4 only: seen over IPv6 its address is unknown, which the node reports as port 0
+   * (it then is never gossiped nor dialled).
    */
   #checkResolvedAddresses(): void {
     const byId = new Map(this.#nodes.map((node) => [node.self.id, node]));
@@ -359,7 +361,9 @@ class MeshRun {
         if (!peer) continue;
         const declared = WILDCARDS.has(peer.self.host) ? undefined : peer.self.host;
         const allowed = declared ? [declared] : [peer.host.ipv4, peer.host.ipv6];
-        if (!allowed.includes(up.host) || up.port !== this.#port) {
+        const isV4OnlySeenOverV6 =
+          peer.self.host === '0.0.0.0' && up.host === peer.host.ipv6 && up.port === 0;
+        if (!isV4OnlySeenOverV6 && (!allowed.includes(up.host) || up.port !== this.#port)) {
           wrong.push(
             `${node.name} saw ${peer.name} at ${bracket(up.host)}:${up.port}, not ${allowed.join(' or ')}`,
           );
