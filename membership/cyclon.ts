@@ -44,6 +44,7 @@ import { Timer, type Scheduled } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
 import { pickOne } from '../utils/random.js';
 import { isOverEntryLimit, mergeEntries, passiveRefusal, peerFields } from './entries.js';
+import { Seeds } from './seeds.js';
 import { Healer } from './healing.js';
 import { OnDemandLinks, type OnDemandPeer } from './on-demand.js';
 import type {
@@ -109,13 +110,14 @@ export class Cyclon implements MembershipStrategy {
   readonly #awaitingJoinReply = new Set<PeerLink>();
   #pending: PendingShuffle | undefined;
   #state: 'new' | 'running' | 'stopped' = 'new';
-  #seeds: readonly Address[] = [];
+  readonly #seeds: Seeds;
 
   constructor(context: MembershipContext) {
     const { config, clock, random, self } = context;
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'cyclon' });
+    this.#seeds = new Seeds(context, this.#log);
     this.#view = new View(config.cyclonViewSize, self.id);
     this.#links = new OnDemandLinks({
       context,
@@ -129,7 +131,7 @@ export class Cyclon implements MembershipStrategy {
       random,
       baseBackoffMs: config.retryBaseBackoffMs,
       maxBackoffMs: config.retryMaxBackoffMs,
-      shouldHeal: () => this.#state === 'running' && this.#view.size === 0 && this.#seeds.length > 0,
+      shouldHeal: () => this.#state === 'running' && this.#view.size === 0 && this.#seeds.size > 0,
       attempt: async () => ((await this.#joinThroughSeeds()) ? 'success' : 'failure'),
     });
     this.#roundTimer = new Timer(clock, () => this.#onRound());
@@ -140,15 +142,14 @@ export class Cyclon implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds = [...seeds];
+    this.#seeds.replace(seeds);
     this.#armRound();
     this.#healer.maybeHeal();
   }
 
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    const key = formatAddress(contact);
-    if (!this.#seeds.some((seed) => formatAddress(seed) === key)) this.#seeds = [...this.#seeds, contact];
+    this.#seeds.add(contact);
     void this.#background(this.#joinVia(contact), 'join');
   }
 
@@ -418,22 +419,17 @@ export class Cyclon implements MembershipStrategy {
 
   // --- joining --------------------------------------------------------------------------
 
-  async #joinThroughSeeds(): Promise<boolean> {
-    for (const seed of this.#seeds) {
-      if (await this.#joinVia(seed)) return true;
-      if (this.#stopped) return false;
-    }
-    return false;
+  #joinThroughSeeds(): Promise<boolean> {
+    return this.#seeds.joinFirst(
+      (seed) => this.#joinVia(seed),
+      () => this.#stopped,
+    );
   }
 
   /** Dials a contact, sends Join and puts the contact in the view; its reply fills the rest. */
   async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#ctx.connect(seed);
-    if (this.#stopped) return false;
-    if (!link || link.id === this.#ctx.self.id || !link.send({ join: {} })) {
-      this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
-      return false;
-    }
+    const link = await this.#seeds.dial(seed);
+    if (this.#stopped || !link || !link.send({ join: {} })) return false;
     this.#counters.joinsSent++;
     this.#links.touch(link);
     this.#awaitingJoinReply.add(link);

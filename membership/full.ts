@@ -22,7 +22,7 @@
  * `views().passive` lists the known addresses that are not neighbours, truncated to the first
  * 100 for display; `stats().known` gives the full count.
  */
-import { formatAddress, type Address, type NodeConfig } from '../config.js';
+import { type Address, type NodeConfig } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo, PeerEntry } from '../proto/messages.js';
 import { Timer } from '../utils/clock.js';
@@ -30,6 +30,7 @@ import type { Logger } from '../utils/logger.js';
 import { DialLimit } from './dial-limit.js';
 import { addressKey, addressOf, isOverEntryLimit, peerFields } from './entries.js';
 import { KnownAddresses } from './full-gossip.js';
+import { Seeds } from './seeds.js';
 import { Healer, type AttemptOutcome } from './healing.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
 import {
@@ -92,7 +93,7 @@ export class FullMembership implements MembershipStrategy {
   readonly #counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<Counter, number>;
   readonly #joinedLinks = new WeakSet<PeerLink>();
   #state: 'new' | 'running' | 'stopped' = 'new';
-  #seeds: readonly Address[] = [];
+  readonly #seeds: Seeds;
   #seedTurn = 0;
 
   constructor(context: MembershipContext) {
@@ -100,6 +101,7 @@ export class FullMembership implements MembershipStrategy {
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'full' });
+    this.#seeds = new Seeds(context, this.#log);
     this.#known = new KnownAddresses(context);
     this.#neighbours = new View(config.fullDegree * (1 + INBOUND_FACTOR), self.id);
     this.#requests = new NeighborRequests(clock, config.shortLivedIdleMs, (link) =>
@@ -122,15 +124,14 @@ export class FullMembership implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds = [...seeds];
+    this.#seeds.replace(seeds);
     this.#armRound();
     this.#healer.maybeHeal();
   }
 
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    const key = formatAddress(contact);
-    if (!this.#seeds.some((seed) => formatAddress(seed) === key)) this.#seeds = [...this.#seeds, contact];
+    this.#seeds.add(contact);
     void this.#background(this.#joinVia(contact), 'join');
   }
 
@@ -354,7 +355,7 @@ export class FullMembership implements MembershipStrategy {
   async #healOnce(): Promise<AttemptOutcome> {
     const useSeeds =
       this.#neighbours.size === 0 &&
-      this.#seeds.length > 0 &&
+      this.#seeds.size > 0 &&
       (this.#known.size === 0 || this.#seedTurn++ % 2 === 1);
     if (useSeeds) {
       this.#counters.healingAttempts++;
@@ -403,22 +404,17 @@ export class FullMembership implements MembershipStrategy {
     return this.#requests.wait(link);
   }
 
-  async #joinThroughSeeds(): Promise<boolean> {
-    for (const seed of this.#seeds) {
-      if (await this.#joinVia(seed)) return true;
-      if (this.#stopped) return false;
-    }
-    return false;
+  #joinThroughSeeds(): Promise<boolean> {
+    return this.#seeds.joinFirst(
+      (seed) => this.#joinVia(seed),
+      () => this.#stopped,
+    );
   }
 
   /** Dials a contact and sends Join; the contact is an outbound neighbour until it says otherwise. */
   async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#ctx.connect(seed);
-    if (this.#stopped) return false;
-    if (!link || link.id === this.#ctx.self.id) {
-      this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
-      return false;
-    }
+    const link = await this.#seeds.dial(seed);
+    if (this.#stopped || !link) return false;
     if (this.isDataLink(link)) return true;
     if (link.peer.port !== 0) this.#known.learn(link.peer);
     if (!link.send({ join: {} })) return false;

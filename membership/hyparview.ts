@@ -18,6 +18,7 @@ import type { Envelope, NodeInfo } from '../proto/messages.js';
 import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
+import { Seeds } from './seeds.js';
 import { Healer, type AttemptOutcome } from './healing.js';
 import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
@@ -49,7 +50,7 @@ export class HyParView implements MembershipStrategy {
   readonly #shuffle: ShuffleExchange;
   readonly #counters = newCounters();
   #state: 'new' | 'running' | 'stopped' = 'new';
-  #seeds: readonly Address[] = [];
+  readonly #seeds: Seeds;
   #seedTurn = 0;
   /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
   #forwardJoinDials = 0;
@@ -64,6 +65,7 @@ export class HyParView implements MembershipStrategy {
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'hyparview' });
+    this.#seeds = new Seeds(context, this.#log);
     this.#active = new View(config.activeSize, self.id);
     this.#passive = new View(config.passiveSize, self.id);
     this.#requests = new NeighborRequests(clock, config.shortLivedIdleMs, (link) =>
@@ -96,7 +98,7 @@ export class HyParView implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds = [...seeds];
+    this.#seeds.replace(seeds);
     this.#armShuffle();
     // With an empty view the first repair attempt is the join through the seeds.
     this.#healer.maybeHeal();
@@ -105,8 +107,7 @@ export class HyParView implements MembershipStrategy {
   /** Joins through one more contact now (the CLI's /connect); it is kept as a seed. */
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    const key = formatAddress(contact);
-    if (!this.#seeds.some((seed) => formatAddress(seed) === key)) this.#seeds = [...this.#seeds, contact];
+    this.#seeds.add(contact);
     void this.#joinVia(contact);
   }
 
@@ -336,7 +337,7 @@ export class HyParView implements MembershipStrategy {
   async #healOnce(): Promise<AttemptOutcome> {
     const useSeeds =
       this.#active.size === 0 &&
-      this.#seeds.length > 0 &&
+      this.#seeds.size > 0 &&
       (this.#passive.size === 0 || this.#seedTurn++ % 2 === 1);
     if (useSeeds) {
       this.#counters.healingAttempts++;
@@ -349,22 +350,17 @@ export class HyParView implements MembershipStrategy {
   }
 
   /** Seeds in order; the first that answers gets Join and becomes a neighbour. */
-  async #joinThroughSeeds(): Promise<boolean> {
-    for (const seed of this.#seeds) {
-      if (await this.#joinVia(seed)) return true;
-      if (this.#stopped) return false;
-    }
-    return false;
+  #joinThroughSeeds(): Promise<boolean> {
+    return this.#seeds.joinFirst(
+      (seed) => this.#joinVia(seed),
+      () => this.#stopped,
+    );
   }
 
   /** Dials a contact and sends Join; true when it became (or already was) a neighbour. */
   async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#ctx.connect(seed);
-    if (this.#stopped) return false;
-    if (!link || link.id === this.#ctx.self.id) {
-      this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable, trying the next');
-      return false;
-    }
+    const link = await this.#seeds.dial(seed);
+    if (this.#stopped || !link) return false;
     if (this.isDataLink(link)) return true;
     if (link.send({ join: {} }) && this.#addActive(link)) {
       this.#counters.joinsSent++;
