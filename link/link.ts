@@ -91,7 +91,8 @@ export class Link implements PeerLink {
   readonly #keepalive: Timer;
   #lastReceivedAt: number;
   #missedPings = 0;
-  readonly #log: Logger;
+  /** This link's child of the injected logger, made on first use (see `#logAt`). */
+  #log: Logger | undefined;
   /** When the link became open (both Auths verified), for duplicate resolution. */
   openedAt = 0;
   /** Settles when the transport reports the connection gone (after a flush on close). */
@@ -102,7 +103,6 @@ export class Link implements PeerLink {
     const { connection, config, clock, random, role } = options;
     this.role = role;
     this.connection = connection;
-    this.#log = options.log.child({ remote: `${connection.remote.host}:${connection.remote.port}`, role });
     this.#decoder = new FrameDecoder(config.maxFrameBytes);
     this.#lastReceivedAt = clock.now();
     this.#deadline = new Timer(clock, () => this.#fail('timeout', 'handshake deadline passed'));
@@ -161,12 +161,15 @@ export class Link implements PeerLink {
   sendEncoded(envelopeBytes: Uint8Array): boolean {
     if (this.#state.name !== 'open') return false;
     if (envelopeBytes.length + TAG_BYTES > this.options.config.maxFrameBytes) {
-      this.#log.warn({ bytes: envelopeBytes.length }, 'refusing to send a frame over maxFrameBytes');
+      this.#logAt('warn')?.warn(
+        { bytes: envelopeBytes.length },
+        'refusing to send a frame over maxFrameBytes',
+      );
       return false;
     }
     const frame = encodeFrame(this.#state.sealer.seal(envelopeBytes));
     if (this.connection.bufferedBytes + frame.length > this.options.config.maxSendQueueBytes) {
-      this.#log.warn({ peer: this.#peer?.id }, 'peer is not reading: send queue over its cap');
+      this.#logAt('warn')?.warn({ peer: this.#peer?.id }, 'peer is not reading: send queue over its cap');
       this.connection.destroy();
       this.#finish('error', 'send queue over maxSendQueueBytes', 'LIMIT');
       return false;
@@ -181,6 +184,17 @@ export class Link implements PeerLink {
     if (code) this.#sendError(code, reason);
     this.connection.end();
     this.#finish('local', reason || 'closed locally');
+  }
+
+  /**
+   * The link's logger when `level` is enabled, else undefined. The pino child is made lazily:
+   * the lab opens hundreds of thousands of links, and at its silent level none writes a line.
+   */
+  #logAt(level: 'debug' | 'warn' | 'error'): Logger | undefined {
+    const { log, connection, role } = this.options;
+    if (!log.isLevelEnabled(level)) return undefined;
+    this.#log ??= log.child({ remote: `${connection.remote.host}:${connection.remote.port}`, role });
+    return this.#log;
   }
 
   #write(bytes: Uint8Array): void {
@@ -212,7 +226,7 @@ export class Link implements PeerLink {
     this.#deadline.stop();
     this.#keepalive.stop();
     const level = code ? 'warn' : 'debug';
-    this.#log[level]({ peer: this.#peer?.id, reason, code, detail }, 'link closed');
+    this.#logAt(level)?.[level]({ peer: this.#peer?.id, reason, code, detail }, 'link closed');
     this.options.events.closed(this, reason, detail, code);
   }
 
@@ -229,7 +243,7 @@ export class Link implements PeerLink {
       }
     } catch (err) {
       // Nothing throws out of a socket handler: a bug here costs one link, not the process.
-      this.#log.error({ err }, 'unexpected error on link');
+      this.#logAt('error')?.error({ err }, 'unexpected error on link');
       this.#fail('error', 'internal error');
     }
   }
@@ -270,7 +284,7 @@ export class Link implements PeerLink {
 
   #onPeerError(envelope: { error: { code: number; reason: string } }): void {
     const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === envelope.error.code);
-    this.#log.warn(
+    this.#logAt('warn')?.warn(
       { peer: this.#peer?.id, code: name ?? envelope.error.code, reason: envelope.error.reason },
       'peer sent ProtocolError',
     );
@@ -354,7 +368,7 @@ export class Link implements PeerLink {
     this.#deadline.stop();
     this.openedAt = this.options.clock.now();
     this.#keepalive.start(this.options.config.pingIdleMs);
-    this.#log.debug({ peer: state.peer.id }, 'link open');
+    this.#logAt('debug')?.debug({ peer: state.peer.id }, 'link open');
     this.options.events.ready(this);
   }
 
