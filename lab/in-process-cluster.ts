@@ -8,6 +8,7 @@ import { Node } from '../node.js';
 import { MemoryNetwork } from '../transport/memory.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Transport } from '../transport/transport.js';
+import { silentLogger, type Logger } from '../utils/logger.js';
 import { seededRandom } from '../utils/random.js';
 import type { Cluster, ClusterOptions, LabNode } from './cluster.js';
 import type { Driver } from './driver.js';
@@ -28,6 +29,11 @@ export class InProcessCluster implements Cluster {
   readonly #members: Member[] = [];
   readonly #network: MemoryNetwork | undefined;
   readonly #options: ClusterOptions;
+  /**
+   * One silent logger for every node: left to its default, each node makes its own pino
+   * instance, each with its own stdout destination (about 1 KiB a node, and time at startup).
+   */
+  readonly #logger: Logger = silentLogger();
 
   constructor(options: ClusterOptions) {
     this.#options = options;
@@ -61,6 +67,7 @@ export class InProcessCluster implements Cluster {
         transport,
         clock: this.driver.clock,
         random,
+        logger: this.#logger,
         identity: Identity.fromSeed(random.bytes(32)),
         observe: (event) => {
           if (event.type === 'receive') observer.copyReceived(event.originId, event.id);
