@@ -11,6 +11,7 @@ import { formatAddress, isWildcardHost, resolveConfig, type Address, type NodeCo
 import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
 import { networkKeyOf } from './crypto/handshake.js';
+import { KeyCachingChecker, type SignatureChecker } from './crypto/signatures.js';
 import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
 import { ExchangeRate, exchangeEntries } from './link/exchange-rate.js';
@@ -51,6 +52,8 @@ export interface NodeDependencies {
   identity?: Identity;
   /** The lab's measurement hook on the router. */
   observe?: (event: RouterObservation) => void;
+  /** Signature checks; the lab shares one across its nodes. Default: this node's own key cache. */
+  signatures?: SignatureChecker;
 }
 
 export interface PeerSummary {
@@ -103,6 +106,7 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #rootLog: Logger;
   readonly #log: Logger;
   readonly #observe: ((event: RouterObservation) => void) | undefined;
+  readonly #signatures: SignatureChecker;
   #identity: Identity | undefined;
   #self: NodeInfo | undefined;
   #lifecycle: Lifecycle = { state: 'new' };
@@ -139,6 +143,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#log = this.#rootLog.child({ component: 'node' });
     this.#identity = deps.identity;
     this.#observe = deps.observe;
+    this.#signatures = deps.signatures ?? new KeyCachingChecker();
     this.#admission = new Admission(this.config, this.#clock);
     this.#dialBackoff = new DialBackoff({
       clock: this.#clock,
@@ -335,6 +340,7 @@ export class Node extends EventEmitter<NodeEvents> {
       clock: this.#clock,
       random: this.#random,
       log: this.#rootLog,
+      signatures: this.#signatures,
       dataPeers: (): DataPeer[] => this.#dataPeers(),
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
@@ -417,6 +423,7 @@ export class Node extends EventEmitter<NodeEvents> {
       clock: this.#clock,
       random: this.#random,
       log: this.#rootLog.child({ component: 'link' }),
+      signatures: this.#signatures,
       events: {
         admit: (l, peer) => this.#admit(l, peer),
         ready: (l) => this.#onReady(l),

@@ -22,11 +22,12 @@
  *
  * Callbacks of `RouterContext` are called synchronously and must not throw.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { customRandom, urlAlphabet } from 'nanoid';
 import type { NodeConfig } from './config.js';
-import { ed25519PublicKeyObject, verifyEd25519, type Identity } from './crypto/identity.js';
+import type { Identity } from './crypto/identity.js';
+import type { SignatureChecker } from './crypto/signatures.js';
 import type { DataPeer } from './membership/strategy.js';
 import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
 import type { Routed } from './proto/messages.js';
@@ -74,6 +75,8 @@ export interface RouterContext {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
+  /** Checks origins' signatures (keys cached; the lab shares one across its nodes). */
+  readonly signatures: SignatureChecker;
   /** The current forwarding set, from the membership strategy. */
   dataPeers(): DataPeer[];
   /** A message for this node: a broadcast to a joined room, or a direct Text to it. */
@@ -116,8 +119,6 @@ export type RouterObservation =
   | { type: 'control'; kind: ControlKind; toPeer: string };
 
 const SIGNATURE_CONTEXT = Buffer.from('overlay-v1-msg');
-/** Origins whose KeyObject is kept: importing a key costs more than verifying with it. */
-const KEY_CACHE_SIZE = 1024;
 const NANOID_CHARS = 21;
 
 interface SeenEntry {
@@ -152,7 +153,6 @@ export class Router {
   readonly #strategy: BroadcastStrategy;
   readonly #seen: LRUCache<string, SeenEntry>;
   readonly #routes: LRUCache<string, Route>;
-  readonly #keys = new LRUCache<string, KeyObject>({ maxSize: KEY_CACHE_SIZE, sizeCalculation: () => 1 });
   readonly #pendingReceipts = new Map<string, { to: string; timer: Scheduled }>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
@@ -478,18 +478,8 @@ export class Router {
   }
 
   #isSignatureValid(origin: NodeInfo, arrival: Arrival): boolean {
-    // Keyed by the whole key, not the 64-bit id: a forged id collision cannot poison the cache.
-    const cacheKey = Buffer.from(origin.publicKey).toString('hex');
-    let key = this.#keys.get(cacheKey);
-    if (!key) {
-      try {
-        key = ed25519PublicKeyObject(origin.publicKey);
-      } catch {
-        return false;
-      }
-      this.#keys.set(cacheKey, key);
-    }
-    return verifyEd25519(key, Buffer.concat([SIGNATURE_CONTEXT, arrival.bytes]), arrival.signature);
+    const signed = Buffer.concat([SIGNATURE_CONTEXT, arrival.bytes]);
+    return this.#context.signatures.verify(origin.publicKey, signed, arrival.signature);
   }
 
   #sendRouted(peer: DataPeer, ref: MessageRef, routed: Routed): boolean {

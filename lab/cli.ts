@@ -206,9 +206,8 @@ export async function runLab(flags: LabFlags, progress: (line: string) => void):
   const runs: RunInput[] = [];
   for (const membership of flags.memberships) {
     for (const router of flags.routers) {
-      progress(
-        `run: ${membership} + ${router}, ${flags.nodes} nodes over ${flags.transport}, seed ${flags.seed}`,
-      );
+      const size = Math.max(0, ...flags.steps.map((step) => ('grow' in step ? step.grow : 0)));
+      progress(`run: ${membership} + ${router}, ${size} nodes over ${flags.transport}, seed ${flags.seed}`);
       const driver: Driver = flags.clock === 'sim' ? new SimDriver() : new RealDriver();
       const recorder = new Recorder();
       const config = { ...flags.config, membership, router };

@@ -4,6 +4,7 @@
  * its own random source derived from the lab's seed, so a simulated run replays exactly.
  */
 import { Identity } from '../crypto/identity.js';
+import { sharedSignatureChecker } from '../crypto/signatures.js';
 import { Node } from '../node.js';
 import { MemoryNetwork } from '../transport/memory.js';
 import { TcpTransport } from '../transport/tcp.js';
@@ -34,6 +35,8 @@ export class InProcessCluster implements Cluster {
    * instance, each with its own stdout destination (about 1 KiB a node, and time at startup).
    */
   readonly #logger: Logger = silentLogger();
+  /** Every node checks the same broadcast: one verification per message for the whole lab. */
+  readonly #signatures = sharedSignatureChecker();
 
   constructor(options: ClusterOptions) {
     this.#options = options;
@@ -68,6 +71,7 @@ export class InProcessCluster implements Cluster {
         clock: this.driver.clock,
         random,
         logger: this.#logger,
+        signatures: this.#signatures,
         identity: Identity.fromSeed(random.bytes(32)),
         observe: (event) => {
           if (event.type === 'receive') observer.copyReceived(event.originId, event.id);

@@ -12,7 +12,8 @@
  */
 import type { NodeConfig } from '../config.js';
 import type { Identity } from '../crypto/identity.js';
-import { ed25519PublicKeyObject, nodeInfoProblem, verifyEd25519 } from '../crypto/identity.js';
+import { nodeInfoProblem } from '../crypto/identity.js';
+import type { SignatureChecker } from '../crypto/signatures.js';
 import {
   EphemeralKey,
   authSignedBytes,
@@ -72,6 +73,8 @@ export interface LinkOptions {
   clock: Clock;
   random: Random;
   log: Logger;
+  /** Checks the peer's Auth signature. */
+  signatures: SignatureChecker;
   events: LinkEvents;
 }
 
@@ -345,7 +348,7 @@ export class Link implements PeerLink {
     if (state.name !== 'auth') return;
     const peerRole: Role = this.role === 'dialer' ? 'listener' : 'dialer';
     const signed = authSignedBytes(state.transcript, peerRole);
-    if (!verifyEd25519(ed25519PublicKeyObject(state.peer.publicKey), signed, signature)) {
+    if (!this.options.signatures.verify(state.peer.publicKey, signed, signature)) {
       return this.#refuse('AUTH', 'handshake signature does not verify');
     }
     const { networkKey } = this.options;

@@ -1,16 +1,25 @@
 /**
- * `npm run soak [-- --minutes M] [-- --nodes N] [-- --rate R] [-- --churn-ms C] [-- --seed S]`:
- * a mesh of real nodes over TCP on 127.0.0.1 (50 by default, default settings) under steady
- * traffic (R broadcasts a second from random nodes) and churn (every C ms a random node dies,
- * crashed or leaving in turn, and a fresh one joins through a random live node), for M minutes
- * (10 by default). Not run in CI.
+ * `npm run soak [-- --minutes M] [-- --nodes N] [-- --rate R] [-- --churn-ms C] [-- --seed S]
+ * [-- --warmup-minutes W] [-- --max-growth-kib G]`: a mesh of real nodes over TCP on 127.0.0.1
+ * (50 by default, default settings) under steady traffic (R broadcasts a second from random
+ * nodes) and churn (every C ms a random node dies, crashed or leaving in turn, and a fresh one
+ * joins through a random live node), for M minutes (10 by default). Not run in CI.
  *
  * It prints, every 30 s and at the end: broadcasts delivered / expected, where a node is
  * expected to deliver a broadcast when it had joined (had a neighbour) when the broadcast was
- * sent and was still alive `GRACE_MS` later; duplicate deliveries; memory per node (heap after
- * GC / nodes) at the start and at the end; and every drop counter of every node, summed by
- * reason (nodes that left included). Exits 1 on a duplicate delivery or when delivered /
- * expected falls below `--min-ratio` (0.99 by default).
+ * sent and was still alive `GRACE_MS` later, and delivered counts only deliveries within those
+ * `GRACE_MS`; duplicate deliveries; heap per node (heap after GC / live nodes) with the seen and
+ * route entries per node, the caches expected to grow; and at the end every drop counter of every
+ * node, summed by reason (nodes that left included).
+ *
+ * Memory: bounded caches fill during the first minutes, so growth is judged only after a warm-up
+ * of W minutes (2 by default): a least-squares slope of heap per node over the samples from then
+ * on, in KiB per node per minute. Each broadcast is judged and forgotten `GRACE_MS` after its
+ * sending, and nodes that left are dropped, so the script's own bookkeeping stays flat and the
+ * heap it measures is that of the nodes.
+ *
+ * Exits 1 on a duplicate delivery, when delivered / expected falls below `--min-ratio` (0.99 by
+ * default), or when the slope after warm-up exceeds `--max-growth-kib`.
  */
 import { parseArgs } from 'node:util';
 import { randomInt } from 'node:crypto';
@@ -22,7 +31,8 @@ import { seededRandom, type Random } from '../utils/random.js';
 
 /** How long after its sending a broadcast must have reached every expected node. */
 const GRACE_MS = 5000;
-const REPORT_EVERY_MS = 30_000;
+/** Progress lines and memory samples. */
+const SAMPLE_EVERY_MS = 30_000;
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -30,17 +40,34 @@ const gc = vm.runInNewContext('gc') as () => void;
 interface Member {
   node: Node;
   name: string;
-  startedAtMs: number;
   stoppedAtMs: number | undefined;
-  /** Message id -> deliveries. */
-  delivered: Map<string, number>;
 }
 
 interface Sent {
-  id: string;
   atMs: number;
   /** Members joined and alive at send time, the origin excepted. */
   audience: Member[];
+  /** Deliveries by member, whether in the audience or not (a newcomer may get it too). */
+  deliveries: Map<Member, number>;
+}
+
+interface Tally {
+  sent: number;
+  judged: number;
+  expected: number;
+  delivered: number;
+  duplicates: number;
+  /** Deliveries of a broadcast already judged: late, or duplicates that came late. */
+  late: number;
+}
+
+/** Memory per live node, and the gauges of the caches that grow with traffic, per node. */
+interface Sample {
+  atMs: number;
+  heap: number;
+  rss: number;
+  seenEntries: number;
+  routes: number;
 }
 
 interface Options {
@@ -49,12 +76,14 @@ interface Options {
   ratePerSecond: number;
   churnMs: number;
   minRatio: number;
+  warmupMs: number;
+  maxGrowthKibPerMinute: number;
   random: Random;
   config: Partial<NodeConfig>;
 }
 
 const now = (): number => performance.now();
-const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 function log(line: string): void {
   process.stderr.write(`[soak ${(now() / 1000).toFixed(0)}s] ${line}\n`);
@@ -68,30 +97,23 @@ async function until(condition: () => boolean, what: string, timeoutMs: number):
   }
 }
 
-function heapPerNode(count: number): { heap: number; rss: number } {
-  gc();
-  const { heapUsed, rss } = process.memoryUsage();
-  return { heap: heapUsed / count, rss: rss / count };
-}
-
 class Soak {
-  readonly members: Member[] = [];
-  readonly sent: Sent[] = [];
+  /** Live members only: a node that left is dropped, so that nothing here retains it. */
+  members: Member[] = [];
+  readonly tally: Tally = { sent: 0, judged: 0, expected: 0, delivered: 0, duplicates: 0, late: 0 };
+  /** Broadcasts not judged yet, by id, in sending order. */
+  readonly #pending = new Map<string, Sent>();
   /** Counters of the nodes that are gone, summed, so that the drops of the dead are counted. */
   readonly retired = new Map<string, number>();
   #serial = 0;
 
   constructor(private readonly options: Options) {}
 
-  live(): Member[] {
-    return this.members.filter((m) => m.stoppedAtMs === undefined);
-  }
-
   async add(seed: Address | undefined): Promise<Member> {
     const name = `s${this.#serial++}`;
     const node = new Node({ ...this.options.config, name, seeds: seed ? [seed] : [] });
-    const member: Member = { node, name, startedAtMs: now(), stoppedAtMs: undefined, delivered: new Map() };
-    node.on('message', (m) => member.delivered.set(m.id, (member.delivered.get(m.id) ?? 0) + 1));
+    const member: Member = { node, name, stoppedAtMs: undefined };
+    node.on('message', (m) => this.#onDelivered(member, m.id));
     this.members.push(member);
     await node.start();
     return member;
@@ -102,52 +124,74 @@ class Soak {
   }
 
   broadcast(): void {
-    const joined = this.live().filter((m) => m.node.isRunning && m.node.peers().active.length > 0);
+    const joined = this.members.filter((m) => m.node.isRunning && m.node.peers().active.length > 0);
     if (joined.length < 2) return;
     const origin = this.pick(joined);
-    const id = origin.node.broadcast(`soak ${this.sent.length} from ${origin.name}`);
-    this.sent.push({ id, atMs: now(), audience: joined.filter((m) => m !== origin) });
+    const id = origin.node.broadcast(`soak ${this.tally.sent++} from ${origin.name}`);
+    this.#pending.set(id, { atMs: now(), audience: joined.filter((m) => m !== origin), deliveries: new Map() });
   }
 
   async churn(turn: number): Promise<void> {
-    const live = this.live();
-    const victim = this.pick(live);
+    const victim = this.pick(this.members);
     victim.stoppedAtMs = now();
     this.#retire(victim);
+    this.members = this.members.filter((m) => m !== victim);
     // In turn: a crash (sockets cut, no Leave) and a graceful leave.
     await (turn % 2 === 0 ? victim.node.crash() : victim.node.stop());
-    const contact = this.pick(this.live());
+    const contact = this.pick(this.members);
     await this.add({ host: contact.node.info.host, port: contact.node.info.port });
   }
 
-  /** Delivered / expected over the broadcasts whose grace has passed, and duplicate deliveries. */
-  tally(): { expected: number; delivered: number; duplicates: number; judged: number } {
-    let expected = 0;
-    let delivered = 0;
-    let duplicates = 0;
-    let judged = 0;
+  /** Adds the broadcasts whose grace has passed to the tally, and forgets them. */
+  judge(): void {
     const cutoff = now() - GRACE_MS;
-    for (const message of this.sent) {
-      if (message.atMs > cutoff) continue;
-      judged++;
+    for (const [id, message] of this.#pending) {
+      if (message.atMs > cutoff) break;
+      this.#pending.delete(id);
+      this.tally.judged++;
+      for (const count of message.deliveries.values()) this.tally.duplicates += count - 1;
       for (const member of message.audience) {
-        const count = member.delivered.get(message.id) ?? 0;
-        if (count > 1) duplicates += count - 1;
         const isAliveThrough =
           member.stoppedAtMs === undefined || member.stoppedAtMs > message.atMs + GRACE_MS;
         if (!isAliveThrough) continue;
-        expected++;
-        if (count > 0) delivered++;
+        this.tally.expected++;
+        if (message.deliveries.has(member)) this.tally.delivered++;
       }
     }
-    return { expected, delivered, duplicates, judged };
+  }
+
+  /** Heap and RSS after a full GC, and the seen and route entries, each per live node. */
+  sample(): Sample {
+    gc();
+    const { heapUsed, rss } = process.memoryUsage();
+    const count = this.members.length;
+    let seenEntries = 0;
+    let routes = 0;
+    for (const member of this.members) {
+      const stats = member.node.stats();
+      seenEntries += stats['router.seenEntries'] ?? 0;
+      routes += stats['router.routesKnown'] ?? 0;
+    }
+    return {
+      atMs: now(),
+      heap: heapUsed / count,
+      rss: rss / count,
+      seenEntries: seenEntries / count,
+      routes: routes / count,
+    };
   }
 
   /** Every drop, ban and refusal counter, summed over live and retired nodes. */
   drops(): Array<[string, number]> {
     const sum = new Map(this.retired);
-    for (const member of this.live()) add(sum, member.node.stats());
+    for (const member of this.members) add(sum, member.node.stats());
     return [...sum.entries()].filter(([, value]) => value > 0).sort((x, y) => y[1] - x[1]);
+  }
+
+  #onDelivered(member: Member, id: string): void {
+    const message = this.#pending.get(id);
+    if (message) message.deliveries.set(member, (message.deliveries.get(member) ?? 0) + 1);
+    else this.tally.late++;
   }
 
   #retire(member: Member): void {
@@ -161,17 +205,41 @@ function add(sum: Map<string, number>, stats: Record<string, number>): void {
   }
 }
 
-function report(soak: Soak, label: string): { ratio: number; duplicates: number } {
-  const { expected, delivered, duplicates, judged } = soak.tally();
-  const ratio = expected === 0 ? 1 : delivered / expected;
-  log(
-    `${label}: ${soak.live().length} nodes, ${soak.sent.length} broadcasts sent (${judged} judged), ` +
-      `delivered/expected ${delivered}/${expected} = ${(ratio * 100).toFixed(3)}%, duplicates ${duplicates}`,
-  );
-  return { ratio, duplicates };
+/** Least-squares slope of heap per node against time, in bytes per minute; NaN under 2 samples. */
+function slopePerMinute(samples: Sample[]): number {
+  const xs = samples.map((s) => s.atMs / 60_000);
+  const meanX = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const meanY = samples.reduce((a, s) => a + s.heap, 0) / samples.length;
+  let covariance = 0;
+  let variance = 0;
+  samples.forEach((s, i) => {
+    const dx = (xs[i] as number) - meanX;
+    covariance += dx * (s.heap - meanY);
+    variance += dx * dx;
+  });
+  return samples.length < 2 ? NaN : covariance / variance;
 }
 
-async function main(): Promise<void> {
+function describe(sample: Sample): string {
+  return (
+    `heap ${kib(sample.heap)}, rss ${kib(sample.rss)}, ` +
+    `seen entries ${sample.seenEntries.toFixed(0)}, routes ${sample.routes.toFixed(0)}`
+  );
+}
+
+function report(soak: Soak, label: string, sample: Sample): number {
+  soak.judge();
+  const { sent, judged, expected, delivered, duplicates, late } = soak.tally;
+  const ratio = expected === 0 ? 1 : delivered / expected;
+  log(
+    `${label}: ${soak.members.length} nodes, ${sent} broadcasts sent (${judged} judged), ` +
+      `delivered/expected ${delivered}/${expected} = ${(ratio * 100).toFixed(3)}%, duplicates ${duplicates}, ` +
+      `late ${late}; per node: ${describe(sample)}`,
+  );
+  return ratio;
+}
+
+function parseOptions(): Options & { seed: number } {
   const { values } = parseArgs({
     options: {
       nodes: { type: 'string' },
@@ -180,6 +248,10 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       'churn-ms': { type: 'string' },
       'min-ratio': { type: 'string' },
+      'warmup-minutes': { type: 'string' },
+      'max-growth-kib': { type: 'string' },
+      'seen-ttl-ms': { type: 'string' },
+      'seen-cache-size': { type: 'string' },
       seed: { type: 'string' },
       membership: { type: 'string' },
       router: { type: 'string' },
@@ -190,14 +262,28 @@ async function main(): Promise<void> {
     values['duration-ms'] !== undefined
       ? Number(values['duration-ms'])
       : Number(values.minutes ?? 10) * 60_000;
-  const options: Options = {
+  // Shorter than the default 10 minutes so that the seen cache (and the route cache, which
+  // shares its age) can reach its steady state, rate x age entries, within a 10-minute run. Safe:
+  // copies of a message die within seconds (see the seen-cache invariant in router.ts).
+  const seenCacheTtlMs = Number(values['seen-ttl-ms'] ?? 120_000);
+  const options = {
+    seed,
     nodes: Number(values.nodes ?? 50),
     durationMs,
     ratePerSecond: Number(values.rate ?? 5),
     churnMs: Number(values['churn-ms'] ?? 5000),
     minRatio: Number(values['min-ratio'] ?? 0.99),
+    // One seen-cache age and one sample: by then every cache bounded by age should be full.
+    warmupMs:
+      values['warmup-minutes'] !== undefined
+        ? Number(values['warmup-minutes']) * 60_000
+        : seenCacheTtlMs + SAMPLE_EVERY_MS,
+    // TODO: the default and its reason.
+    maxGrowthKibPerMinute: Number(values['max-growth-kib'] ?? 4),
     random: seededRandom(seed),
     config: {
+      seenCacheTtlMs,
+      ...(values['seen-cache-size'] ? { seenCacheSize: Number(values['seen-cache-size']) } : {}),
       ...(values.membership ? { membership: values.membership } : {}),
       ...(values.router ? { router: values.router } : {}),
     },
@@ -208,15 +294,28 @@ async function main(): Promise<void> {
     options.ratePerSecond,
     options.churnMs,
     options.minRatio,
+    options.maxGrowthKibPerMinute,
   ];
-  if (numbers.some((n) => !Number.isFinite(n) || n <= 0) || options.nodes < 3) {
+  if (
+    numbers.some((n) => !Number.isFinite(n) || n <= 0) ||
+    options.nodes < 3 ||
+    !(options.warmupMs >= 0 && options.warmupMs + SAMPLE_EVERY_MS <= durationMs)
+  ) {
     throw new Error(
-      'usage: npm run soak -- [--minutes M | --duration-ms D] [--nodes N>=3] [--rate R] [--churn-ms C]',
+      'usage: npm run soak -- [--minutes M | --duration-ms D] [--nodes N>=3] [--rate R] [--churn-ms C] ' +
+        '[--min-ratio F] [--warmup-minutes W, at least 30 s under the duration] [--max-growth-kib G] [--seed S]',
     );
   }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const { durationMs } = options;
   log(
-    `seed ${seed}: ${options.nodes} nodes, ${options.ratePerSecond} broadcasts/s, a node replaced every ` +
-      `${options.churnMs} ms, for ${(durationMs / 60_000).toFixed(1)} min`,
+    `seed ${options.seed}: ${options.nodes} nodes, ${options.ratePerSecond} broadcasts/s, a node replaced every ` +
+      `${options.churnMs} ms, for ${(durationMs / 60_000).toFixed(1)} min, ` +
+      `memory judged after ${(options.warmupMs / 60_000).toFixed(1)} min`,
   );
 
   const soak = new Soak(options);
@@ -228,13 +327,15 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50)); // staggered, as a mesh grows
     }
     await until(
-      () => soak.live().every((m) => m.node.peers().active.length > 0),
+      () => soak.members.every((m) => m.node.peers().active.length > 0),
       'every node to join',
       60_000,
     );
-    const start = heapPerNode(options.nodes);
-    log(`grown; memory per node: heap ${mb(start.heap)}, rss ${mb(start.rss)}`);
+    const start = soak.sample();
+    const warmupEndMs = start.atMs + options.warmupMs;
+    log(`grown; per node: ${describe(start)}`);
 
+    const samples: Sample[] = [];
     const traffic = setInterval(() => soak.broadcast(), 1000 / options.ratePerSecond);
     let turn = 0;
     let churning = Promise.resolve();
@@ -243,7 +344,11 @@ async function main(): Promise<void> {
         .then(() => soak.churn(turn++))
         .catch((err: unknown) => log(`churn failed: ${String(err)}`));
     }, options.churnMs);
-    const progress = setInterval(() => report(soak, 'progress'), REPORT_EVERY_MS);
+    const progress = setInterval(() => {
+      const sample = soak.sample();
+      samples.push(sample);
+      report(soak, 'progress', sample);
+    }, SAMPLE_EVERY_MS);
     await new Promise((resolve) => setTimeout(resolve, durationMs));
     clearInterval(traffic);
     clearInterval(churn);
@@ -251,13 +356,23 @@ async function main(): Promise<void> {
     await churning;
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 1000));
 
-    const end = heapPerNode(soak.live().length);
-    const { ratio, duplicates } = report(soak, 'end');
+    const end = soak.sample();
+    samples.push(end);
+    const ratio = report(soak, 'end', end);
+    const judged = samples.filter((s) => s.atMs >= warmupEndMs);
+    const warm = judged[0] as Sample;
+    const slope = slopePerMinute(judged) / 1024;
+    const { duplicates, late } = soak.tally;
     const drops = soak.drops();
     process.stdout.write(
       [
-        `delivered/expected: ${(ratio * 100).toFixed(3)}%  duplicates: ${duplicates}  churn: ${turn} nodes replaced`,
-        `memory per node: start heap ${mb(start.heap)} rss ${mb(start.rss)}; end heap ${mb(end.heap)} rss ${mb(end.rss)}`,
+        `delivered/expected: ${(ratio * 100).toFixed(3)}%  duplicates: ${duplicates}  late: ${late}  ` +
+          `churn: ${turn} nodes replaced`,
+        `memory per node at start:        ${describe(start)}`,
+        `memory per node after warm-up:   ${describe(warm)}`,
+        `memory per node at end:          ${describe(end)}`,
+        `heap growth after warm-up: ${slope.toFixed(2)} KiB per node per minute ` +
+          `(least squares over ${judged.length} samples; limit ${options.maxGrowthKibPerMinute})`,
         `drops by reason (all nodes, the departed included):`,
         ...(drops.length === 0 ? ['  none'] : drops.map(([key, value]) => `  ${key} ${value}`)),
         '',
@@ -265,8 +380,14 @@ async function main(): Promise<void> {
     );
     if (duplicates > 0) throw new Error(`${duplicates} duplicate deliveries`);
     if (ratio < options.minRatio) throw new Error(`delivered/expected ${ratio} below ${options.minRatio}`);
+    if (slope > options.maxGrowthKibPerMinute) {
+      throw new Error(
+        `heap grows ${slope.toFixed(2)} KiB per node per minute after warm-up, ` +
+          `over ${options.maxGrowthKibPerMinute}`,
+      );
+    }
   } finally {
-    await Promise.all(soak.live().map((m) => m.node.stop()));
+    await Promise.all(soak.members.map((m) => m.node.stop()));
   }
 }
 

@@ -44,6 +44,7 @@ import {
   type RawPeerOptions,
   type Received,
 } from './helpers/raw-peer.js';
+import { KeyCachingChecker } from '../crypto/signatures.js';
 
 // --- harness ------------------------------------------------------------------------------
 
@@ -190,6 +191,7 @@ class Probe {
       connection: this.connection,
       role,
       identity: this.identity,
+      signatures: new KeyCachingChecker(),
       self: this.self,
       networkKey: networkKeyOf(setup.passphrase),
       config: resolveConfig({ ...QUIET, ...setup.config, networkKey: setup.passphrase }),

@@ -19,6 +19,7 @@ import {
   RouterMesh,
   type MeshOptions,
 } from './helpers/router-mesh.js';
+import { KeyCachingChecker } from '../crypto/signatures.js';
 
 const UINT32_MAX = 4294967295;
 const meshes: RouterMesh[] = [];
@@ -468,6 +469,7 @@ describe('api and lifecycle', () => {
       new Router({
         identity,
         self: nodeInfoOf(identity, 0),
+        signatures: new KeyCachingChecker(),
         config,
         clock: new RouterMesh({ size: 0, edges: [] }).clock,
         random: seededRandom(5),

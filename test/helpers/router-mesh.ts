@@ -21,6 +21,7 @@ import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservatio
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom, type Random } from '../../utils/random.js';
 import { SimClock } from '../../utils/sim-clock.js';
+import { KeyCachingChecker } from '../../crypto/signatures.js';
 
 export type Edge = readonly [number, number];
 
@@ -168,6 +169,7 @@ export class RouterMesh {
       self: node.info,
       config,
       clock: this.clock,
+      signatures: new KeyCachingChecker(),
       random,
       log: silentLogger(),
       dataPeers: () => [...peers.values()],
