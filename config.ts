@@ -145,6 +145,23 @@ export interface NodeConfig {
   plumtreeCacheSize: number;
   /** Check origin signatures of routed messages; off only in the lab to measure its cost. @default true */
   verifySignatures: boolean;
+  /**
+   * Routed frames one neighbour may send per second. A relay forwards the whole mesh's traffic,
+   * so this is sized for a busy mesh, not one chatter: over it, frames are dropped and counted;
+   * at twice the burst at once (or twice the rate for long) the link is closed with LIMIT and the
+   * peer banned. @default 1000
+   */
+  routedPerSecond: number;
+  /** Burst of the per-link Routed budget. @default 5000 */
+  routedBurst: number;
+  /**
+   * Chat texts one origin may have accepted per second, however many relays carry them: a
+   * validly signed spammer is stopped at its first hop. Its own node refuses to send over it, so
+   * an honest user learns at once. Receipts are not counted: each answers a text. @default 20
+   */
+  originTextsPerSecond: number;
+  /** Burst of the per-origin text budget (a pasted paragraph). @default 100 */
+  originTextsBurst: number;
 }
 
 export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
@@ -202,6 +219,10 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   maxIdsPerMessage: 256,
   plumtreeCacheSize: 10_000,
   verifySignatures: true,
+  routedPerSecond: 1000,
+  routedBurst: 5000,
+  originTextsPerSecond: 20,
+  originTextsBurst: 100,
 });
 
 type NumericKey = { [K in keyof NodeConfig]: NodeConfig[K] extends number ? K : never }[keyof NodeConfig];
@@ -250,6 +271,10 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   plumtreeGraftTimeoutMs: [1, 600_000],
   plumtreeLazyFlushMs: [0, 60_000],
   maxIdsPerMessage: [1, 65536],
+  routedPerSecond: [1, 10_000_000],
+  routedBurst: [1, 100_000_000],
+  originTextsPerSecond: [1, 10_000_000],
+  originTextsBurst: [1, 100_000_000],
   plumtreeCacheSize: [1, 10_000_000],
 });
 

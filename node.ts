@@ -14,7 +14,7 @@ import { networkKeyOf } from './crypto/handshake.js';
 import { KeyCachingChecker, type SignatureChecker } from './crypto/signatures.js';
 import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
-import { ExchangeRate, exchangeEntries } from './link/exchange-rate.js';
+import { LinkBudget, exchangeEntries } from './link/link-budget.js';
 import { Link, type Refusal } from './link/link.js';
 import type {
   DataPeer,
@@ -94,6 +94,9 @@ interface Running {
   router: Router;
 }
 
+/** What a neighbour's traffic is charged to, per link (see link/link-budget.ts). */
+type BudgetName = 'exchange' | 'routed';
+
 type Lifecycle =
   { state: 'new' } | { state: 'starting' } | Running | { state: 'stopping' } | { state: 'stopped' };
 
@@ -128,8 +131,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #replaced = new WeakSet<Link>();
   /** Closes links that are not in a data view after `shortLivedIdleMs` without traffic. */
   readonly #idleTimers = new Map<Link, Timer>();
-  /** Per-link budget of peer-exchange entries, made on a link's first Shuffle, ShuffleReply or ForwardJoin. */
-  readonly #exchangeRates = new WeakMap<Link, ExchangeRate>();
+  /** Per-link budgets (peer-exchange entries, Routed frames), each made on its first use. */
+  readonly #budgets = new WeakMap<Link, Partial<Record<BudgetName, LinkBudget>>>();
   readonly #dialBackoff: DialBackoff;
   readonly #counters = new Map<string, number>();
 
@@ -606,7 +609,7 @@ export class Node extends EventEmitter<NodeEvents> {
     const isData = peerTable.isDataLink(link);
     if (!isData) this.#armIdle(link);
     if (isMembershipKind(kind)) {
-      if (!this.#isExchangeWithinRate(link, kind, envelope)) return;
+      if (!this.#isWithinBudget(link, 'exchange', exchangeEntries(kind, envelope))) return;
       this.#resolveOwnEntries(link, kind, envelope);
       return peerTable.onEnvelope(link, kind, envelope);
     }
@@ -616,6 +619,7 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     switch (kind) {
       case 'routed':
+        if (!this.#isWithinBudget(link, 'routed', 1)) return;
         return router.onRouted(link, (envelope as { routed: Routed }).routed);
       case 'ihave':
       case 'graft':
@@ -628,27 +632,31 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Charges the peer-exchange entries of a membership message to its link's budget (before the
-   * strategy sees them, so that every strategy gets the same limit). Over the rate: dropped and
-   * counted; flooding: closed with LIMIT and banned. True when the message may be handled.
+   * Charges `units` to one of the link's budgets (before any strategy sees the message, so that
+   * every strategy gets the same limit). Over the rate: dropped and counted; flooding: closed
+   * with LIMIT and banned. True when the message may be handled.
    */
-  #isExchangeWithinRate(link: Link, kind: EnvelopeKind, envelope: Envelope): boolean {
-    const entries = exchangeEntries(kind, envelope);
-    if (entries === 0) return true;
-    let rate = this.#exchangeRates.get(link);
-    if (!rate) {
-      rate = new ExchangeRate(this.#clock, this.config);
-      this.#exchangeRates.set(link, rate);
-    }
-    const verdict = rate.check(entries);
+  #isWithinBudget(link: Link, name: BudgetName, units: number): boolean {
+    if (units === 0) return true;
+    const budgets = this.#budgets.get(link) ?? {};
+    this.#budgets.set(link, budgets);
+    const [perSecond, burst, what] = this.#budgetLimits(name);
+    const budget = (budgets[name] ??= new LinkBudget(this.#clock, perSecond, burst));
+    const verdict = budget.charge(units);
     if (verdict === 'accept') return true;
-    this.#count('drop.exchange-rate');
+    this.#count(`drop.${name}-rate`);
     if (verdict === 'close') {
-      this.#ban('exchange-rate', link.id, link);
-      const limit = this.config.peerEntriesPerSecond;
-      link.close('LIMIT', `peer-exchange entries far over ${limit} per second`);
+      this.#ban(`${name}-rate`, link.id, link);
+      link.close('LIMIT', `${what} far over ${perSecond} per second`);
     }
     return false;
+  }
+
+  #budgetLimits(name: BudgetName): [perSecond: number, burst: number, what: string] {
+    const { config } = this;
+    return name === 'exchange'
+      ? [config.peerEntriesPerSecond, config.peerEntriesBurst, 'peer-exchange entries']
+      : [config.routedPerSecond, config.routedBurst, 'routed messages'];
   }
 
   #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {

@@ -17,7 +17,13 @@ export type PayloadProblem =
   'origin' | 'id' | 'to' | 'room' | 'content' | 'textTooLong' | 'receiptNotDirect' | 'receiptId';
 export type IdListProblem = 'idListTooLong' | 'idListMismatch' | 'idListEntry';
 export type DropReason =
-  PayloadProblem | IdListProblem | 'undecodable' | 'hopsExceeded' | 'badSignature' | 'controlUnsupported';
+  | PayloadProblem
+  | IdListProblem
+  | 'undecodable'
+  | 'hopsExceeded'
+  | 'badSignature'
+  | 'originRate'
+  | 'controlUnsupported';
 
 /** Reasons counted as `invalidPayload`. */
 export const PAYLOAD_PROBLEMS: readonly DropReason[] = [

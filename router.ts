@@ -8,8 +8,8 @@
  * everything a strategy must not change lives here, in this order for every copy received:
  *
  *   cap TTL, check hops -> decode -> seen? (same bytes and more TTL: forward again; else duplicate)
- *   -> validate payload -> verify signature (bad: punish the neighbour) -> mark seen -> learn route
- *   -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
+ *   -> validate payload -> verify signature (bad: punish the neighbour) -> origin over its text
+ *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
  *   the strategy)
  *
  * Seen-cache invariant: an entry must outlive every copy of its message still in flight, or a
@@ -54,7 +54,9 @@ import {
 import type { Clock, Scheduled } from './utils/clock.js';
 import type { Random } from './utils/random.js';
 import type { Logger } from './utils/logger.js';
+import { KeyedRate } from './utils/keyed-rate.js';
 import { lruOptions } from './utils/lru.js';
+import { TokenBucket } from './utils/token-bucket.js';
 
 // The limits of routed input, re-exported for the node.
 export {
@@ -157,6 +159,10 @@ export class Router {
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
   readonly #counters: Record<string, number> = {};
+  /** Texts accepted per origin. Relays allow twice the burst that an origin allows itself, so
+   *  network jitter bunching an honest sender's messages never pushes them over. */
+  readonly #originRate: KeyedRate;
+  readonly #ownRate: TokenBucket;
   #stopped = false;
 
   constructor(context: RouterContext) {
@@ -172,6 +178,9 @@ export class Router {
       lruOptions({ entries: this.#config.routeCacheSize, ttlMs: this.#config.seenCacheTtlMs, clock }),
     );
     // nanoid's alphabet and length, drawn from the injected source so that a seeded run replays.
+    const { originTextsPerSecond, originTextsBurst, routeCacheSize } = this.#config;
+    this.#originRate = new KeyedRate(clock, originTextsPerSecond, 2 * originTextsBurst, routeCacheSize);
+    this.#ownRate = new TokenBucket(clock, originTextsPerSecond, originTextsBurst);
     this.#newId = customRandom(urlAlphabet, NANOID_CHARS, (size) => context.random.bytes(size));
     this.#initCounters();
     this.#strategy = createBroadcastStrategy(this.#config.router, {
@@ -193,6 +202,7 @@ export class Router {
     if (Buffer.byteLength(room) > MAX_ROOM_BYTES) {
       throw new RangeError(`room is over ${MAX_ROOM_BYTES} bytes`);
     }
+    this.#takeOwnRate();
     return this.#originate('', room, { text: { body: text } });
   }
 
@@ -201,6 +211,7 @@ export class Router {
     if (!NODE_ID.test(to)) throw new RangeError(`'${to}' is not a node id (16 lowercase hex)`);
     if (to === this.#context.self.id) throw new RangeError('cannot send a direct message to this node');
     checkText(text);
+    this.#takeOwnRate();
     const id = this.#originate(to, '', { text: { body: text } });
     const timer = this.#context.clock.schedule(this.#config.receiptTimeoutMs, () => {
       this.#pendingReceipts.delete(id);
@@ -209,6 +220,16 @@ export class Router {
     });
     this.#pendingReceipts.set(id, { to, timer });
     return id;
+  }
+
+  /** Refuses a text over the rate the relays would drop it at, so that the user learns it. */
+  #takeOwnRate(): void {
+    if (!this.#ownRate.tryTake()) {
+      const { originTextsPerSecond, originTextsBurst } = this.#config;
+      throw new RangeError(
+        `over ${originTextsPerSecond} messages per second (burst ${originTextsBurst}): wait a moment`,
+      );
+    }
   }
 
   joinRoom(room: string): void {
@@ -310,6 +331,7 @@ export class Router {
       'ttlExpired',
       'hopsExceeded',
       'badSignature',
+      'originRate',
       'invalidPayload',
       'controlDropped',
       'receiptsSent',
@@ -321,7 +343,13 @@ export class Router {
       'ownUnseen',
     ];
     for (const name of names) this.#counters[name] = 0;
-    for (const reason of [...PAYLOAD_PROBLEMS, ...CONTROL_PROBLEMS, 'hopsExceeded', 'badSignature']) {
+    for (const reason of [
+      ...PAYLOAD_PROBLEMS,
+      ...CONTROL_PROBLEMS,
+      'hopsExceeded',
+      'badSignature',
+      'originRate',
+    ]) {
       this.#counters[`drop.${reason}`] = 0;
     }
   }
@@ -378,6 +406,12 @@ export class Router {
       this.#drop('badSignature', from);
       // An honest relay never forwards what it did not verify: the neighbour is the culprit.
       return this.#context.punish(from.id, `bad signature on message ${ref.id} of origin ${origin.id}`);
+    }
+    if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
+      // Remembered with an infinite TTL forwarded, so that no later copy revives it. The relay is
+      // not punished: its own bucket for this origin may have refilled a moment before ours.
+      this.#seen.set(ref.key, { hash: sha256(arrival.bytes), forwardedTtl: Number.POSITIVE_INFINITY });
+      return this.#drop('originRate', from);
     }
     const entry: SeenEntry = { hash: sha256(arrival.bytes), forwardedTtl: 0 };
     this.#seen.set(ref.key, entry);
@@ -508,7 +542,8 @@ export class Router {
 
   #drop(reason: DropReason, from: DataPeer): void {
     bump(this.#counters, `drop.${reason}`);
-    if (reason === 'hopsExceeded' || reason === 'badSignature') bump(this.#counters, reason);
+    if (reason === 'hopsExceeded' || reason === 'badSignature' || reason === 'originRate')
+      bump(this.#counters, reason);
     else if (PAYLOAD_PROBLEMS.includes(reason)) bump(this.#counters, 'invalidPayload');
     else bump(this.#counters, 'controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');

@@ -3,6 +3,7 @@
  * driven by the parent over IPC. The receiver also measures its own Ed25519 verify rate, the
  * ceiling of a node that checks every message.
  */
+import type { NodeConfig } from '../config.js';
 import { Identity, ed25519PublicKeyObject, verifyEd25519 } from '../crypto/identity.js';
 import { Node } from '../node.js';
 import { seededRandom } from '../utils/random.js';
@@ -25,9 +26,18 @@ function verifyRate(ms: number): number {
   return (count * 1000) / (performance.now() - start);
 }
 
+/** The link's speed is the figure: no rate limit of the node may cap it. */
+const UNLIMITED: Partial<NodeConfig> = {
+  maxSendQueueBytes: 64 * 1024 * 1024,
+  routedPerSecond: 10_000_000,
+  routedBurst: 100_000_000,
+  originTextsPerSecond: 10_000_000,
+  originTextsBurst: 100_000_000,
+};
+
 async function receiver(verifySignatures: boolean, quick: boolean): Promise<void> {
   send({ type: 'verify-rate', value: verifyRate(quick ? 300 : 1500) });
-  const node = new Node({ membership: 'static', verifySignatures, maxSendQueueBytes: 64 * 1024 * 1024 });
+  const node = new Node({ ...UNLIMITED, membership: 'static', verifySignatures });
   let delivered = 0;
   let firstAt = 0;
   let expected = Infinity;
@@ -46,11 +56,7 @@ async function receiver(verifySignatures: boolean, quick: boolean): Promise<void
 }
 
 async function sender(host: string, port: number): Promise<void> {
-  const node = new Node({
-    membership: 'static',
-    seeds: [{ host, port }],
-    maxSendQueueBytes: 64 * 1024 * 1024,
-  });
+  const node = new Node({ ...UNLIMITED, membership: 'static', seeds: [{ host, port }] });
   const up = new Promise<void>((resolve) => node.once('peer:up', () => resolve()));
   await node.start();
   await up;

@@ -190,6 +190,65 @@ describe('forged and bogus routed messages', () => {
   });
 });
 
+describe('validly signed floods', () => {
+  it('one origin over its text rate: the excess dropped at the first hop and counted, the relay kept', async () => {
+    // The relay's bucket is twice the origin's own burst: 2 x 5 texts pass, the rest never do.
+    const limits = { originTextsPerSecond: 1, originTextsBurst: 5 };
+    const line = await attackedLine(mesh, { ...ATTACKED, ...limits }, {}, limits);
+    const raw = await joinRaw(line.x.node);
+    const { identity, info } = origin('chatty');
+    for (let i = 0; i < 30; i++) {
+      raw.sendSealed({
+        routed: craftRouted(identity, info, { id: `spam-${i}`, text: { body: `spam ${i}` } }),
+      });
+    }
+    await roundTrip(raw);
+    const stats = line.x.node.stats();
+    expect(stats['router.originRate']).toBe(20);
+    expect(stats['router.drop.originRate']).toBe(20);
+    expect(stats['node.bans']).toBe(0);
+    const spamAt = (entry: { messages: Array<{ text: string }> }): number =>
+      entry.messages.filter((m) => m.text.startsWith('spam ')).length;
+    expect(spamAt(line.x)).toBe(10);
+    await waitFor(() => spamAt(line.a) === 10 && spamAt(line.b) === 10, 15_000, 'the 10 accepted at a and b');
+    // A dropped message stays dropped: a copy with more TTL is not revived.
+    const dropped = craftRouted(identity, info, { id: 'spam-29', text: { body: 'spam 29' } });
+    raw.sendSealed({ routed: { ...dropped, ttl: 30 } });
+    await roundTrip(raw);
+    expect(spamAt(line.x)).toBe(10);
+    // Other origins are not affected, and the raw relay is still a neighbour.
+    await expectStillServing(line);
+    const { identity: quiet, info: quietInfo } = origin('quiet');
+    raw.sendSealed({ routed: craftRouted(quiet, quietInfo, { id: 'quiet-1', text: { body: 'quiet one' } }) });
+    await waitFor(() => textsAt(line.b, 'quiet one') === 1, 15_000, 'the other origin at b');
+  });
+
+  it('a neighbour over its Routed frame rate: the excess dropped, then LIMIT and a ban', async () => {
+    const line = await attackedLine(mesh, { ...ATTACKED, routedPerSecond: 10, routedBurst: 20 });
+    const raw = await joinRaw(line.x.node);
+    const { identity, info } = origin();
+    // 20 accepted, 20 paid by the overdraft and dropped; the 41st closes the link.
+    for (let i = 0; i < 60; i++) {
+      raw.sendSealed({
+        routed: craftRouted(identity, info, { id: `burst-${i}`, text: { body: `burst ${i}` } }),
+      });
+    }
+    await expectClosedWith(raw, 'LIMIT');
+    const stats = line.x.node.stats();
+    expect(stats['node.drop.routed-rate']).toBeGreaterThanOrEqual(20);
+    expect(stats['node.ban.routed-rate']).toBe(1);
+    await expectBanned(line, raw.identity);
+    await expectStillServing(line);
+  });
+
+  it('the node refuses its own text over the rate, with a reason, before any relay would drop it', async () => {
+    const line = await attackedLine(mesh, { ...ATTACKED, originTextsPerSecond: 1, originTextsBurst: 3 });
+    for (let i = 0; i < 3; i++) line.x.node.broadcast(`mine ${i}`);
+    expect(() => line.x.node.broadcast('one too many')).toThrow(/over 1 messages per second \(burst 3\)/);
+    await waitFor(() => line.b.messages.length === 3, 15_000, 'the three at b');
+  });
+});
+
 describe('bans by announced address', () => {
   it('are made only when the peer connected from the host it announces', async () => {
     const line = await attackedLine(mesh, ATTACKED);

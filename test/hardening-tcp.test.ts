@@ -173,7 +173,14 @@ describe('raw-socket attackers against a running node', () => {
   it('a neighbour that never reads is dropped once its queue passes maxSendQueueBytes; memory stays bounded', async () => {
     const maxSendQueueBytes = 256 * 1024;
     const transport = new RecordingTransport();
-    const line = await attackedLine(mesh, { ...ATTACKED, maxSendQueueBytes }, { transport });
+    // Hundreds of texts from one origin in a second: the origin rate limit is not under test here.
+    const unlimited = { originTextsPerSecond: 1_000_000, originTextsBurst: 1_000_000 };
+    const line = await attackedLine(
+      mesh,
+      { ...ATTACKED, ...unlimited, maxSendQueueBytes },
+      { transport },
+      unlimited,
+    );
     const raw = await joinRaw(line.x.node);
     const [toRaw] = transport.connections.filter(
       (c) => c.direction === 'inbound' && c.remote.port === raw.socket.localPort,

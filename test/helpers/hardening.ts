@@ -30,11 +30,12 @@ export async function attackedLine(
   mesh: TcpMesh,
   xConfig: Partial<NodeConfig> = {},
   deps: { transport?: Transport } = {},
+  honestConfig: Partial<NodeConfig> = {},
 ): Promise<Line> {
   const x = await mesh.add({ membership: 'static', name: 'x', ...xConfig }, deps);
   const seeds = [addressOf(x.node)];
-  const a = await mesh.add({ membership: 'static', name: 'a', seeds });
-  const b = await mesh.add({ membership: 'static', name: 'b', seeds });
+  const a = await mesh.add({ membership: 'static', name: 'a', seeds, ...honestConfig });
+  const b = await mesh.add({ membership: 'static', name: 'b', seeds, ...honestConfig });
   const ids = (entry: TestNode): string[] => entry.node.peers().active.map((peer) => peer.id);
   await waitFor(
     () =>

@@ -1,21 +1,23 @@
 /**
- * The per-link budget of peer-exchange entries (`peerEntriesPerSecond`, `peerEntriesBurst`): the
- * NodeInfos a neighbour hands us in Shuffle, ShuffleReply and ForwardJoin. The per-message limit
- * bounds one message; this bounds how fast one link may feed the passive view and the dials that
- * follow from it, which would otherwise let one neighbour rewrite that view many times a second
- * (an eclipse) while staying under every per-message limit.
+ * What one neighbour may make this node do per second, charged per link:
+ * - peer-exchange entries (`peerEntriesPerSecond`, `peerEntriesBurst`): the NodeInfos a neighbour
+ *   hands us in Shuffle, ShuffleReply and ForwardJoin. The per-message limit bounds one message;
+ *   this bounds how fast one link may feed the passive view and the dials that follow from it,
+ *   which would otherwise let one neighbour rewrite that view many times a second (an eclipse)
+ *   while staying under every per-message limit;
+ * - Routed frames (`routedPerSecond`, `routedBurst`): each costs a decode, a hash and maybe a
+ *   signature check, and a relay is not otherwise bounded in how many it pushes.
  *
  * Two buckets of the same rate and size: the allowance pays for what is accepted; once it is
  * empty, the overdraft pays for what is dropped. A link that empties both has sent more than
  * twice the burst at once, or more than twice the rate for long: it is flooding, not bursting.
  */
-import type { NodeConfig } from '../config.js';
 import type { Envelope, EnvelopeKind, PeerEntry } from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import { TokenBucket } from '../utils/token-bucket.js';
 
 /** `accept`: hand it on; `drop`: over the rate, drop and count; `close`: flooding, close with LIMIT. */
-export type ExchangeVerdict = 'accept' | 'drop' | 'close';
+export type BudgetVerdict = 'accept' | 'drop' | 'close';
 
 /** The NodeInfos a membership message asks its receiver to consider; 0 for any other message. */
 export function exchangeEntries(kind: EnvelopeKind, envelope: Envelope): number {
@@ -33,18 +35,18 @@ export function exchangeEntries(kind: EnvelopeKind, envelope: Envelope): number 
   }
 }
 
-export class ExchangeRate {
+export class LinkBudget {
   readonly #allowance: TokenBucket;
   readonly #overdraft: TokenBucket;
 
-  constructor(clock: Clock, config: Pick<NodeConfig, 'peerEntriesPerSecond' | 'peerEntriesBurst'>) {
-    this.#allowance = new TokenBucket(clock, config.peerEntriesPerSecond, config.peerEntriesBurst);
-    this.#overdraft = new TokenBucket(clock, config.peerEntriesPerSecond, config.peerEntriesBurst);
+  constructor(clock: Clock, perSecond: number, burst: number) {
+    this.#allowance = new TokenBucket(clock, perSecond, burst);
+    this.#overdraft = new TokenBucket(clock, perSecond, burst);
   }
 
-  /** Charges a message of `entries` entries to the link. */
-  check(entries: number): ExchangeVerdict {
-    if (entries === 0 || this.#allowance.tryTake(entries)) return 'accept';
-    return this.#overdraft.tryTake(entries) ? 'drop' : 'close';
+  /** Charges `units` (entries, frames) to the link. */
+  charge(units: number): BudgetVerdict {
+    if (units === 0 || this.#allowance.tryTake(units)) return 'accept';
+    return this.#overdraft.tryTake(units) ? 'drop' : 'close';
   }
 }
