@@ -4,13 +4,21 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { broadcastFigures } from './broadcast.js';
 import { codecFigures } from './codec.js';
+import { failureFigures } from './failure.js';
+import { growthFigures } from './growth.js';
 import { linkFigures } from './link.js';
+import { memoryFigures } from './memory.js';
 import { formatFigures, machine, writeResults, type Figure } from './results.js';
 
 const sections: Record<string, (quick: boolean) => Promise<Figure[]> | Figure[]> = {
   codec: codecFigures,
   link: linkFigures,
+  broadcast: broadcastFigures,
+  growth: growthFigures,
+  memory: memoryFigures,
+  failure: failureFigures,
 };
 
 async function main(): Promise<void> {

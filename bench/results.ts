@@ -3,8 +3,8 @@
  * `{node, cpu, date, config, figures: [{name, value, unit, baseline: {name, value}, ratio, target, met}]}`.
  * Names start with their section (`codec`, `link`, `broadcast`, `growth`, `memory`, `failure`).
  * `ratio` is value / baseline (both measured in the same run); `target` is the ratio (or, where
- * the baseline is null, the value) the figure must reach, `met` whether it did, null when the
- * figure is reported without a target.
+ * the baseline is null or the target says `"of": "value"`, the value) the figure must reach,
+ * `met` whether it did, null when the figure is reported without a target.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -12,14 +12,21 @@ import { join } from 'node:path';
 
 export interface Figure {
   name: string;
-  value: number;
+  /** Null when what it times never happened within the bench's timeout (the target is then not met). */
+  value: number | null;
   unit: string;
   baseline: { name: string; value: number } | null;
   ratio: number | null;
-  /** `{ atLeast }` or `{ atMost }`, applied to the ratio when there is a baseline, else to the value. */
-  target: { atLeast: number } | { atMost: number } | null;
+  /**
+   * `{ atLeast }` or `{ atMost }`, applied to the ratio when there is a baseline, else to the
+   * value; `of: 'value'` applies it to the value even with a baseline (Plumtree's RMR must be
+   * at most 0.1, whatever flood's is).
+   */
+  target: Target | null;
   met: boolean | null;
 }
+
+export type Target = ({ atLeast: number } | { atMost: number }) & { of?: 'value' };
 
 export interface Results {
   node: string;
@@ -31,17 +38,18 @@ export interface Results {
 
 export function figure(
   name: string,
-  value: number,
+  value: number | undefined,
   unit: string,
   baseline: { name: string; value: number } | null,
   target: Figure['target'] = null,
 ): Figure {
-  const ratio = baseline && baseline.value !== 0 ? value / baseline.value : null;
-  const judged = baseline ? ratio : value;
+  const measured = value === undefined || Number.isNaN(value) ? null : value;
+  const ratio = measured !== null && baseline && baseline.value !== 0 ? measured / baseline.value : null;
+  const judged = baseline && target?.of !== 'value' ? ratio : measured;
   let met: boolean | null = null;
-  if (target && judged !== null)
-    met = 'atLeast' in target ? judged >= target.atLeast : judged <= target.atMost;
-  return { name, value, unit, baseline, ratio, target, met };
+  if (target)
+    met = judged !== null && ('atLeast' in target ? judged >= target.atLeast : judged <= target.atMost);
+  return { name, value: measured, unit, baseline, ratio, target, met };
 }
 
 export function machine(): { node: string; cpu: string } {
@@ -52,13 +60,19 @@ export function machine(): { node: string; cpu: string } {
 const fmt = (n: number | null | undefined): string =>
   n === null || n === undefined ? '-' : Math.abs(n) >= 100 ? n.toFixed(0) : n.toPrecision(3);
 
+function targetText(f: Figure): string {
+  if (!f.target) return '-';
+  const bound = 'atLeast' in f.target ? `>= ${f.target.atLeast}` : `<= ${f.target.atMost}`;
+  return f.baseline && f.target.of === 'value' ? `value ${bound}` : bound;
+}
+
 export function formatFigures(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [
     f.name,
     `${fmt(f.value)} ${f.unit}`,
     f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)}` : '-',
     fmt(f.ratio),
-    f.target ? ('atLeast' in f.target ? `>= ${f.target.atLeast}` : `<= ${f.target.atMost}`) : '-',
+    targetText(f),
     f.met === null ? '-' : f.met ? 'met' : 'NOT met',
   ]);
   const header = ['figure', 'value', 'baseline', 'ratio', 'target', ''];

@@ -17,7 +17,7 @@ describe('bench --quick', () => {
   it('writes results.json with a figure per measured section, each with its baseline and ratio', async () => {
     const out = await mkdtemp(join(tmpdir(), 'p2pchat-bench-'));
     const { stdout } = await run(process.execPath, ['dist/bench/main.js', '--quick', '--out', out], {
-      timeout: 120_000,
+      timeout: 240_000,
     });
     expect(stdout).toContain('results:');
     const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as Results;
@@ -25,12 +25,13 @@ describe('bench --quick', () => {
     expect(typeof results.cpu).toBe('string');
     expect(Number.isNaN(Date.parse(results.date))).toBe(false);
     expect(results.figures.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(results.figures.map((f) => f.name.split('.')[0]))).toEqual(new Set(SECTIONS));
     for (const f of results.figures) {
-      expect(SECTIONS).toContain(f.name.split('.')[0]);
-      expect(f.value).toBeGreaterThan(0);
+      // null: what the figure times did not happen before the bench's timeout (then not met).
+      if (f.value === null) expect(f.met === false || f.target === null).toBe(true);
+      else expect(Number.isFinite(f.value)).toBe(true);
       expect(typeof f.unit).toBe('string');
-      if (f.baseline) {
-        expect(f.baseline.value).toBeGreaterThan(0);
+      if (f.baseline && f.value !== null && f.baseline.value !== 0) {
         expect(f.ratio).toBeCloseTo(f.value / f.baseline.value, 6);
       }
       if (f.target) expect(typeof f.met).toBe('boolean');
@@ -38,5 +39,5 @@ describe('bench --quick', () => {
     expect(results.figures.map((f) => f.name)).toEqual(
       expect.arrayContaining(['codec.routed.framer', 'link.delivered.verified', 'link.delivered.unverified']),
     );
-  }, 150_000);
+  }, 270_000);
 });
