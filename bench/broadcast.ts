@@ -6,12 +6,11 @@
  * the time to deliver.
  */
 import { figure, type Figure } from './results.js';
-import { FULL_SIZES, QUICK_SIZES, phaseOf, runMesh, type MeshTransport } from './mesh.js';
+import { type MeshBenchOptions, phaseOf, runMesh, type MeshTransport } from './mesh.js';
 
 const ROUTERS = ['flood', 'plumtree'] as const;
 
-export async function broadcastFigures(quick: boolean): Promise<Figure[]> {
-  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+export async function broadcastFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
   const meshes: Array<[MeshTransport, number]> = [
     ['tcp', sizes.tcpSmall],
     ['tcp', sizes.tcpLarge],

@@ -9,7 +9,7 @@
  */
 import type { NodeConfig } from '../config.js';
 import { figure, type Figure } from './results.js';
-import { FULL_SIZES, QUICK_SIZES, phaseOf, runMesh } from './mesh.js';
+import { type MeshBenchOptions, phaseOf, runMesh } from './mesh.js';
 
 const KILLS = [0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95] as const;
 
@@ -50,8 +50,8 @@ const PAIRS: Pair[] = [
   },
 ];
 
-export async function failureFigures(quick: boolean): Promise<Figure[]> {
-  const nodes = (quick ? QUICK_SIZES : FULL_SIZES).memory;
+export async function failureFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
+  const nodes = sizes.memory;
   const kills = quick ? [0.3, 0.9] : KILLS;
   const figures: Figure[] = [];
   for (const pair of PAIRS) {

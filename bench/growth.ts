@@ -10,7 +10,7 @@ import type { Cluster } from '../lab/cluster.js';
 import type { Recorder } from '../lab/recorder.js';
 import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
-import { FULL_SIZES, QUICK_SIZES, runMesh, type MeshTransport } from './mesh.js';
+import { type MeshBenchOptions, runMesh, type MeshTransport } from './mesh.js';
 
 const JOIN_STAGGER_MS = 20;
 const POLL_MS = 250;
@@ -23,8 +23,7 @@ const QUICK_TIMEOUT_MS = 3000;
 /** The shuffle period of a `--quick` mesh (bench/mesh.ts). */
 const QUICK_ROUND_MS = 2000;
 
-export async function growthFigures(quick: boolean): Promise<Figure[]> {
-  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+export async function growthFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const [transport, nodes] of [
     ['tcp', sizes.tcpLarge],

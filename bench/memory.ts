@@ -10,7 +10,7 @@
  */
 import { pickOne, seededRandom } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
-import { FULL_SIZES, QUICK_SIZES, memoryAfterGc, runMesh, type MeshTransport } from './mesh.js';
+import { type MeshBenchOptions, memoryAfterGc, runMesh, type MeshTransport } from './mesh.js';
 
 const KIB = 1024;
 /** 50 broadcasts a second across the mesh: far under every rate limit. */
@@ -22,8 +22,7 @@ interface Measured {
   rss: number;
 }
 
-export async function memoryFigures(quick: boolean): Promise<Figure[]> {
-  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+export async function memoryFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
   const broadcasts = quick ? 50 : 1000;
   const tcp = await measure('tcp', sizes.tcpLarge, broadcasts, quick);
   const memoryAtTcpSize = await measure('memory', sizes.tcpLarge, 0, quick);

@@ -32,7 +32,7 @@ export interface MeshOptions {
   quick?: boolean;
 }
 
-/** How many nodes the mesh sections use: the issue's sizes, or fewer with `--quick`. */
+/** How many nodes the mesh sections use: the issue's sizes, fewer with `--quick`, or `--nodes`. */
 export interface MeshSizes {
   /** The small TCP mesh (100). */
   tcpSmall: number;
@@ -42,6 +42,12 @@ export interface MeshSizes {
   memory: number;
 }
 
+export interface MeshBenchOptions {
+  quick: boolean;
+  sizes: MeshSizes;
+}
+
+/** The issue's sizes. */
 export const FULL_SIZES: MeshSizes = { tcpSmall: 100, tcpLarge: 1000, memory: 10_000 };
 export const QUICK_SIZES: MeshSizes = { tcpSmall: 10, tcpLarge: 20, memory: 40 };
 
