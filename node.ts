@@ -14,7 +14,7 @@ import { networkKeyOf } from './crypto/handshake.js';
 import { KeyCachingChecker, type SignatureChecker } from './crypto/signatures.js';
 import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
-import { LinkBudget, exchangeEntries } from './link/link-budget.js';
+import { LinkBudgets, exchangeEntries, type BudgetName } from './link/link-budget.js';
 import { Link, type Refusal } from './link/link.js';
 import type {
   DataPeer,
@@ -94,9 +94,6 @@ interface Running {
   router: Router;
 }
 
-/** What a neighbour's traffic is charged to, per link (see link/link-budget.ts). */
-type BudgetName = 'exchange' | 'routed';
-
 type Lifecycle =
   { state: 'new' } | { state: 'starting' } | Running | { state: 'stopping' } | { state: 'stopped' };
 
@@ -131,8 +128,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #replaced = new WeakSet<Link>();
   /** Closes links that are not in a data view after `shortLivedIdleMs` without traffic. */
   readonly #idleTimers = new Map<Link, Timer>();
-  /** Per-link budgets (peer-exchange entries, Routed frames), each made on its first use. */
-  readonly #budgets = new WeakMap<Link, Partial<Record<BudgetName, LinkBudget>>>();
+  /** Per-link budgets: peer-exchange entries, Routed frames. */
+  readonly #budgets: LinkBudgets;
   readonly #dialBackoff: DialBackoff;
   readonly #counters = new Map<string, number>();
 
@@ -148,6 +145,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#observe = deps.observe;
     this.#signatures = deps.signatures ?? new KeyCachingChecker();
     this.#admission = new Admission(this.config, this.#clock);
+    this.#budgets = new LinkBudgets(this.#clock, this.config);
     this.#dialBackoff = new DialBackoff({
       clock: this.#clock,
       random: this.#random,
@@ -637,26 +635,15 @@ export class Node extends EventEmitter<NodeEvents> {
    * with LIMIT and banned. True when the message may be handled.
    */
   #isWithinBudget(link: Link, name: BudgetName, units: number): boolean {
-    if (units === 0) return true;
-    const budgets = this.#budgets.get(link) ?? {};
-    this.#budgets.set(link, budgets);
-    const [perSecond, burst, what] = this.#budgetLimits(name);
-    const budget = (budgets[name] ??= new LinkBudget(this.#clock, perSecond, burst));
-    const verdict = budget.charge(units);
+    const verdict = this.#budgets.charge(link, name, units);
     if (verdict === 'accept') return true;
     this.#count(`drop.${name}-rate`);
     if (verdict === 'close') {
+      const { perSecond, what } = this.#budgets.limits(name);
       this.#ban(`${name}-rate`, link.id, link);
       link.close('LIMIT', `${what} far over ${perSecond} per second`);
     }
     return false;
-  }
-
-  #budgetLimits(name: BudgetName): [perSecond: number, burst: number, what: string] {
-    const { config } = this;
-    return name === 'exchange'
-      ? [config.peerEntriesPerSecond, config.peerEntriesBurst, 'peer-exchange entries']
-      : [config.routedPerSecond, config.routedBurst, 'routed messages'];
   }
 
   #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {

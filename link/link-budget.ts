@@ -12,6 +12,7 @@
  * empty, the overdraft pays for what is dropped. A link that empties both has sent more than
  * twice the burst at once, or more than twice the rate for long: it is flooding, not bursting.
  */
+import type { NodeConfig } from '../config.js';
 import type { Envelope, EnvelopeKind, PeerEntry } from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import { TokenBucket } from '../utils/token-bucket.js';
@@ -48,5 +49,42 @@ export class LinkBudget {
   charge(units: number): BudgetVerdict {
     if (units === 0 || this.#allowance.tryTake(units)) return 'accept';
     return this.#overdraft.tryTake(units) ? 'drop' : 'close';
+  }
+}
+
+/** What a neighbour's traffic is charged to. */
+export type BudgetName = 'exchange' | 'routed';
+
+type BudgetConfig = Pick<
+  NodeConfig,
+  'peerEntriesPerSecond' | 'peerEntriesBurst' | 'routedPerSecond' | 'routedBurst'
+>;
+
+/** Every link's budgets, each made on its first use and gone with its link. */
+export class LinkBudgets {
+  readonly #budgets = new WeakMap<object, Partial<Record<BudgetName, LinkBudget>>>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly config: BudgetConfig,
+  ) {}
+
+  charge(link: object, name: BudgetName, units: number): BudgetVerdict {
+    if (units === 0) return 'accept';
+    const budgets = this.#budgets.get(link) ?? {};
+    this.#budgets.set(link, budgets);
+    const { perSecond, burst } = this.limits(name);
+    return (budgets[name] ??= new LinkBudget(this.clock, perSecond, burst)).charge(units);
+  }
+
+  limits(name: BudgetName): { perSecond: number; burst: number; what: string } {
+    const { config } = this;
+    return name === 'exchange'
+      ? {
+          perSecond: config.peerEntriesPerSecond,
+          burst: config.peerEntriesBurst,
+          what: 'peer-exchange entries',
+        }
+      : { perSecond: config.routedPerSecond, burst: config.routedBurst, what: 'routed messages' };
   }
 }
