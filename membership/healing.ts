@@ -2,6 +2,12 @@
  * The repair loop of a membership strategy: one attempt at a time, jittered exponential backoff
  * after failures, reset by a success (PROTOCOL.md section 4, "Retry").
  *
+ * A candidate that does not answer at all (`unreachable`) is followed at once by another, up to
+ * `quickRetries` in a row, as the HyParView paper does: after a mass failure most passive
+ * entries are dead, and waiting a backoff after each would leave survivors cut off for seconds
+ * while live candidates sit in their views. The sweep is bounded by the view's size, so the
+ * burst of dials is too; a sweep that finds nobody counts as one failure.
+ *
  * Invariants: at most one attempt is in flight, and at most one timer is armed, so a burst of
  * failures (a partition, many closes at once) never turns into a dial storm. The loop goes
  * quiet when `shouldHeal()` is false or when an attempt reports that it had nothing to try
@@ -10,8 +16,11 @@
 import { Timer, type Clock } from '../utils/clock.js';
 import type { Random } from '../utils/random.js';
 
-/** What one attempt achieved: `idle` means there was no candidate to try at all. */
-export type AttemptOutcome = 'success' | 'failure' | 'idle';
+/**
+ * What one attempt achieved: `idle` means there was no candidate to try at all; `unreachable`
+ * that the candidate did not answer, so another may be tried at once.
+ */
+export type AttemptOutcome = 'success' | 'failure' | 'unreachable' | 'idle';
 
 export interface HealerOptions {
   clock: Clock;
@@ -24,6 +33,8 @@ export interface HealerOptions {
   shouldHeal: () => boolean;
   /** One repair attempt. Must not reject; a rejection counts as a failure anyway. */
   attempt: () => Promise<AttemptOutcome>;
+  /** Unreachable candidates tried in a row before backing off. @default 0 */
+  quickRetries?: number;
 }
 
 export class Healer {
@@ -31,6 +42,8 @@ export class Healer {
   readonly #timer: Timer;
   /** The un-jittered delay before the next attempt: 0 until a failure, then base..max. */
   #backoffMs = 0;
+  /** Unreachable candidates in a row since the last backoff, success or failure. */
+  #unreachableInRow = 0;
   #inFlight = false;
   #stopped = false;
 
@@ -58,6 +71,18 @@ export class Healer {
     else this.#timer.start(this.#jittered(this.#backoffMs));
   }
 
+  /**
+   * A neighbour was just lost: repair now, whatever backoff earlier failures built up (filling a
+   * last slot against full peers can have pushed it to its cap). The failures that follow back
+   * off again from the base.
+   */
+  restart(): void {
+    this.#backoffMs = 0;
+    this.#unreachableInRow = 0;
+    this.#timer.stop();
+    this.maybeHeal();
+  }
+
   stop(): void {
     this.#stopped = true;
     this.#timer.stop();
@@ -75,6 +100,11 @@ export class Healer {
       this.#inFlight = false;
     }
     if (this.#stopped) return;
+    if (outcome === 'unreachable') {
+      if (++this.#unreachableInRow <= (this.#options.quickRetries ?? 0)) return void this.#run();
+      outcome = 'failure';
+    }
+    if (outcome !== 'idle') this.#unreachableInRow = 0;
     if (outcome === 'success') this.#backoffMs = 0;
     if (outcome === 'failure') this.#backoffMs = this.#nextBackoff();
     // With nothing to try, wait for the owner to call maybeHeal again (new entries, a tick).

@@ -16,6 +16,7 @@ import { formatAddress, type Address, type NodeConfig } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
 import { Timer } from '../utils/clock.js';
+import { pickOne } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
 import { Seeds } from './seeds.js';
@@ -44,6 +45,8 @@ export class HyParView implements MembershipStrategy {
   readonly #log: Logger;
   readonly #active: View<ActivePeer>;
   readonly #passive: View<PassivePeer>;
+  /** Passive peers that did not answer in the current repair sweep. */
+  readonly #unreachable = new Set<string>();
   readonly #requests: NeighborRequests;
   readonly #healer: Healer;
   readonly #shuffleTimer: Timer;
@@ -78,6 +81,7 @@ export class HyParView implements MembershipStrategy {
       maxBackoffMs: config.retryMaxBackoffMs,
       shouldHeal: () => this.#state === 'running' && !this.#active.isFull,
       attempt: () => this.#healOnce(),
+      quickRetries: config.passiveSize,
     });
     this.#shuffleTimer = new Timer(clock, () => this.#onShuffleTimer());
     this.#shuffle = new ShuffleExchange({
@@ -164,7 +168,7 @@ export class HyParView implements MembershipStrategy {
     this.#removeActive(link.id, DOWN_REASONS[reason]);
     this.#counters.failuresDetected++;
     this.#log.debug({ ...peerFields(link.peer), reason }, 'active link failed');
-    this.#healer.maybeHeal();
+    this.#healer.restart();
   }
 
   onLinkReplaced(previous: PeerLink, next: PeerLink): void {
@@ -314,7 +318,7 @@ export class HyParView implements MembershipStrategy {
     if (this.isDataLink(link)) {
       this.#removeActive(link.id, 'disconnect');
       if (alive) this.#addPassive(link.peer);
-      this.#healer.maybeHeal();
+      this.#healer.restart();
     }
     link.close();
   }
@@ -325,7 +329,7 @@ export class HyParView implements MembershipStrategy {
     this.#removeActive(link.id, 'leave');
     this.#passive.remove(link.id);
     link.close();
-    this.#healer.maybeHeal();
+    this.#healer.restart();
   }
 
   // --- repair ---------------------------------------------------------------------------
@@ -341,12 +345,23 @@ export class HyParView implements MembershipStrategy {
       (this.#passive.size === 0 || this.#seedTurn++ % 2 === 1);
     if (useSeeds) {
       this.#counters.healingAttempts++;
-      return (await this.#joinThroughSeeds()) ? 'success' : 'failure';
+      if (await this.#joinThroughSeeds()) return 'success';
+      // No seed answering is no reason to wait before the passive peers, whose turn is next.
+      return this.#passive.size > 0 ? 'unreachable' : 'failure';
     }
-    const candidate = this.#passive.randomEntry(this.#ctx.random);
-    if (!candidate) return 'idle';
+    const untried = this.#passive.entries().filter((entry) => !this.#unreachable.has(entry.info.id));
+    const candidate = pickOne(this.#ctx.random, untried);
+    if (!candidate) {
+      if (this.#passive.size === 0) return 'idle';
+      // Every passive peer was unreachable in this sweep: back off, then sweep again.
+      this.#unreachable.clear();
+      return 'failure';
+    }
     this.#counters.healingAttempts++;
-    return this.#tryPassive(candidate.info);
+    const outcome = await this.#tryPassive(candidate.info);
+    if (outcome === 'unreachable') this.#unreachable.add(candidate.info.id);
+    else this.#unreachable.clear();
+    return outcome;
   }
 
   /** Seeds in order; the first that answers gets Join and becomes a neighbour. */
@@ -376,7 +391,7 @@ export class HyParView implements MembershipStrategy {
     if (this.#stopped) return 'idle';
     if (!link) {
       this.#notePassiveFailure(info.id);
-      return 'failure';
+      return 'unreachable';
     }
     if (link.id !== info.id) {
       // Someone else answers at that address now: the entry is stale.

@@ -462,7 +462,7 @@ describe('repair', () => {
     expect(hv.stats().healingBackoffMs).toBe(100);
   });
 
-  it('dead passive peers: one dial at a time, doubling backoff, dropped after passiveMaxFailures', async () => {
+  it('dead passive peers: each sweep dials every one at once, sweeps back off doubling, dropped after passiveMaxFailures', async () => {
     const { ctx, hv } = setup();
     [3, 4].forEach((n) => passivePeer(hv, n));
     const a = neighbour(hv, 2);
@@ -470,15 +470,35 @@ describe('repair', () => {
     hv.onLinkClosed(a, 'timeout');
     await runFor(ctx.clock, 60_000);
 
+    // Three sweeps of two dials: the pair at once, the sweeps apart by the backoff (100, 200).
     expect(ctx.dials).toHaveLength(6);
-    ctx.dialTimes.slice(1).forEach((time, k) => {
-      const backoff = Math.min(100 * 2 ** k, 1600);
-      const gap = time - (ctx.dialTimes[k] as number);
+    const sweepStarts = [0, 2, 4].map((i) => ctx.dialTimes[i] as number);
+    [0, 2, 4].forEach((i) => expect(ctx.dialTimes[i + 1]).toBe(ctx.dialTimes[i]));
+    sweepStarts.slice(1).forEach((time, k) => {
+      const backoff = 100 * 2 ** k;
+      const gap = time - (sweepStarts[k] as number);
       expect(gap).toBeGreaterThanOrEqual(backoff / 2);
       expect(gap).toBeLessThanOrEqual(backoff);
     });
     expect(hv.views().passive).toEqual([]);
     expect(hv.stats()).toMatchObject({ passiveDropped: 2, healingAttempts: 6 });
+  });
+
+  it('a lost neighbour restarts repair at once, whatever backoff earlier failures built up', async () => {
+    const { ctx, hv } = setup();
+    const dead = passivePeer(hv, 3);
+    const [a, b] = [neighbour(hv, 2), neighbour(hv, 4)];
+    hv.start([]);
+    hv.onLinkClosed(a, 'timeout');
+    await runFor(ctx.clock, 250); // the dead peer failed twice: the healer waits 200 ms or more
+    const dialsBefore = ctx.dials.length;
+    const live = passivePeer(hv, 5);
+    ctx.answerWith([live]);
+    hv.onLinkClosed(b, 'error');
+    await settle();
+    expect(ctx.dials.length).toBeGreaterThan(dialsBefore);
+    expect(ctx.dials.at(-1)?.port).toBe(live.port);
+    expect(dead.port).not.toBe(live.port);
   });
 
   it('never a storm: failures while an attempt is in flight start no second dial', async () => {
@@ -492,15 +512,21 @@ describe('repair', () => {
     expect(ctx.dials).toHaveLength(1);
   });
 
-  it('with an empty active view, alternates passive peers and seeds', async () => {
+  it('with an empty active view, tries passive peers and seeds in turn, then only seeds once the passive peer is dropped', async () => {
     const { ctx, hv } = setup();
     const p = passivePeer(hv, 3);
     const seed = addressOfNode(makeNode(8));
     hv.start([seed]);
     await runFor(ctx.clock, 5000);
     const kinds = ctx.dials.map((address) => (address.port === p.port ? 'passive' : 'seed'));
-    expect(kinds.slice(0, 6)).toEqual(['passive', 'seed', 'passive', 'seed', 'passive', 'seed']);
-    expect(kinds.slice(6).every((kind) => kind === 'seed')).toBe(true);
+    // Neither answering is no reason to wait between the two.
+    expect(kinds.slice(0, 2)).toEqual(['passive', 'seed']);
+    expect(ctx.dialTimes[1]).toBe(ctx.dialTimes[0]);
+    expect(kinds.filter((kind) => kind === 'passive')).toHaveLength(3); // passiveMaxFailures
+    const lastPassive = kinds.lastIndexOf('passive');
+    expect(kinds.slice(lastPassive + 1).every((kind) => kind === 'seed')).toBe(true);
+    expect(kinds.length - lastPassive).toBeGreaterThan(2);
+    expect(hv.views().passive).toEqual([]);
   });
 });
 
