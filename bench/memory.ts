@@ -8,6 +8,9 @@
  * - `tcp-sockets`: what a TCP node costs over a memory-transport node of the same mesh size,
  *   i.e. the sockets and their buffers.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { pickOne, seededRandom } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
 import { type MeshBenchOptions, memoryAfterGc, runMesh, type MeshTransport } from './mesh.js';
@@ -16,7 +19,9 @@ const KIB = 1024;
 /** 50 broadcasts a second across the mesh: far under every rate limit. */
 const SPACING_MS = 20;
 
-interface Measured {
+const run = promisify(execFile);
+
+export interface Measured {
   idle: number;
   after: number;
   rss: number;
@@ -24,8 +29,6 @@ interface Measured {
 
 export async function memoryFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
   const broadcasts = quick ? 50 : 1000;
-  // TCP last: its sockets are freed asynchronously after the cluster closes, and would be
-  // counted as a negative figure by a run measured after it.
   const memoryAtTcpSize = await measure('memory', sizes.tcpLarge, 0, quick);
   const memory = await measure('memory', sizes.memory, broadcasts, quick);
   const tcp = await measure('tcp', sizes.tcpLarge, broadcasts, quick);
@@ -57,7 +60,25 @@ export async function memoryFigures({ quick, sizes }: MeshBenchOptions): Promise
   return figures;
 }
 
+/**
+ * Each mesh is measured in a fresh process (bench/memory-child.ts): in one process, what an
+ * earlier mesh left behind (sockets closing, caches collected late) is freed during the next
+ * and makes its figures too low, even negative.
+ */
 async function measure(
+  transport: MeshTransport,
+  nodes: number,
+  broadcasts: number,
+  quick: boolean,
+): Promise<Measured> {
+  const child = fileURLToPath(new URL('./memory-child.js', import.meta.url));
+  const args = [child, transport, String(nodes), String(broadcasts), String(quick)];
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Measured;
+}
+
+/** One mesh's memory figures, measured in this process (run by bench/memory-child.ts). */
+export async function measureHere(
   transport: MeshTransport,
   nodes: number,
   broadcasts: number,
