@@ -7,6 +7,7 @@
  */
 import { DEFAULTS } from '../config.js';
 import type { Cluster } from '../lab/cluster.js';
+import { connectedComponents, graphOfSnapshot } from '../lab/graph.js';
 import type { Recorder } from '../lab/recorder.js';
 import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
@@ -114,18 +115,9 @@ async function healAfterKillingHalf(
   return undefined;
 }
 
-/** Components of the undirected graph of the active views. */
+/** Components of the overlay of the live nodes' active views, as the lab counts them. */
 function componentCount(views: Map<string, string[]>): number {
-  const parent = new Map<string, string>();
-  const find = (id: string): string => {
-    let root = id;
-    while (parent.get(root) !== root) root = parent.get(root) as string;
-    parent.set(id, root);
-    return root;
-  };
-  for (const id of views.keys()) parent.set(id, id);
-  for (const [id, view] of views) {
-    for (const other of view) if (parent.has(other)) parent.set(find(id), find(other));
-  }
-  return new Set([...views.keys()].map(find)).size;
+  const nodes = [...views.keys()].map((id) => ({ id, alive: true }));
+  const edges = [...views].flatMap(([from, view]) => view.map((to): [string, string] => [from, to]));
+  return connectedComponents(graphOfSnapshot({ nodes, edges })).length;
 }

@@ -41,6 +41,7 @@ import {
 } from '../proto/messages.js';
 import { idListProblem, payloadProblem } from '../router-rules.js';
 import { FrameDecoder, MAX_PREFIX_BYTES, encodeFrame } from '../utils/frame.js';
+import { within } from '../utils/within.js';
 
 const MESSAGE_CONTEXT = Buffer.from('overlay-v1-msg');
 const UINT32_MAX = 4294967295;
@@ -540,23 +541,6 @@ export class FuzzClient {
 // --- running cases ----------------------------------------------------------------------------
 
 export type Outcome = 'kept' | 'closed';
-
-/** Rejects when `promise` has not settled after `ms`: a node that stops answering is a failure. */
-function within<T>(promise: Promise<T>, what: string, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms: ${what}`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
 
 /**
  * Feeds cases to the node listening on `port`. A sealed session is reused from case to case

@@ -45,6 +45,7 @@ import {
   type Received,
 } from './helpers/raw-peer.js';
 import { KeyCachingChecker } from '../crypto/signatures.js';
+import { within as withinMs } from '../utils/within.js';
 
 // --- harness ------------------------------------------------------------------------------
 
@@ -53,21 +54,9 @@ afterEach(async () => {
   for (const fn of teardown.splice(0).reverse()) await fn();
 });
 
-/** Rejects when `promise` has not settled after `ms`: a hang fails fast, with a name. */
+/** A hang fails fast, with a name (3000 ms unless told). */
 function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
+  return withinMs(promise, what, ms);
 }
 
 /** Links wait long for pings unless a test shrinks it, so no stray Ping enters a raw peer's stream. */

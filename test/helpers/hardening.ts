@@ -12,6 +12,7 @@ import { TcpTransport } from '../../transport/tcp.js';
 import type { Connection, ConnectionHandlers, Listener, Transport } from '../../transport/transport.js';
 import { RawPeer, type RawPeerOptions, type Received } from './raw-peer.js';
 import { FAST, waitFor, type TcpMesh, type TestNode } from './tcp-mesh.js';
+import { within as withinMs } from '../../utils/within.js';
 
 /** An attacked node `x` in the middle of the line a - x - b: a and b reach each other only through x. */
 export interface Line {
@@ -130,21 +131,9 @@ export async function joinRaw(
 
 let nonce = 1_000_000;
 
-/** Rejects when `promise` has not settled after `ms`: a hang fails fast, with a name. */
+/** A hang fails fast, with a name (10_000 ms unless told). */
 export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
+  return withinMs(promise, what, ms);
 }
 
 /**
