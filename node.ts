@@ -12,6 +12,7 @@ import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
 import { networkKeyOf } from './crypto/handshake.js';
 import { KeyCachingChecker, type SignatureChecker } from './crypto/signatures.js';
+import { sealedLinks, type LinkSecurity } from './link/link-security.js';
 import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
 import { LinkBudgets, exchangeEntries, type BudgetName } from './link/link-budget.js';
@@ -54,6 +55,8 @@ export interface NodeDependencies {
   observe?: (event: RouterObservation) => void;
   /** Signature checks; the lab shares one across its nodes. Default: this node's own key cache. */
   signatures?: SignatureChecker;
+  /** The links' crypto. Default `sealedLinks`; only the lab's own simulated nodes use another. */
+  linkSecurity?: LinkSecurity;
 }
 
 export interface PeerSummary {
@@ -107,6 +110,7 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #log: Logger;
   readonly #observe: ((event: RouterObservation) => void) | undefined;
   readonly #signatures: SignatureChecker;
+  readonly #linkSecurity: LinkSecurity;
   #identity: Identity | undefined;
   #self: NodeInfo | undefined;
   #lifecycle: Lifecycle = { state: 'new' };
@@ -144,6 +148,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#identity = deps.identity;
     this.#observe = deps.observe;
     this.#signatures = deps.signatures ?? new KeyCachingChecker();
+    this.#linkSecurity = deps.linkSecurity ?? sealedLinks;
     this.#admission = new Admission(this.config, this.#clock);
     this.#budgets = new LinkBudgets(this.#clock, this.config);
     this.#dialBackoff = new DialBackoff({
@@ -425,6 +430,7 @@ export class Node extends EventEmitter<NodeEvents> {
       random: this.#random,
       log: this.#rootLog.child({ component: 'link' }),
       signatures: this.#signatures,
+      security: this.#linkSecurity,
       events: {
         admit: (l, peer) => this.#admit(l, peer),
         ready: (l) => this.#onReady(l),

@@ -4,6 +4,7 @@
  * runs each as its own `p2pchat --json` child. The scenario sees only this interface.
  */
 import type { NodeConfig } from '../config.js';
+import type { LinkSecurityName } from '../link/link-security.js';
 import type { Driver } from './driver.js';
 
 export type TransportName = 'tcp' | 'memory' | 'process';
@@ -53,4 +54,9 @@ export interface ClusterOptions {
   config: Partial<NodeConfig>;
   seed: number;
   observer: ClusterObserver;
+  /**
+   * `plaintext`: the memory transport's nodes skip the links' crypto (link/link-security.ts),
+   * for simulations too large to pay for it. Default `sealed`.
+   */
+  links?: LinkSecurityName;
 }

@@ -5,6 +5,7 @@
  */
 import { Identity } from '../crypto/identity.js';
 import { sharedSignatureChecker } from '../crypto/signatures.js';
+import { labPlaintextLinks, sealedLinks, type LinkSecurity } from '../link/link-security.js';
 import { Node } from '../node.js';
 import { MemoryNetwork } from '../transport/memory.js';
 import { TcpTransport } from '../transport/tcp.js';
@@ -37,10 +38,14 @@ export class InProcessCluster implements Cluster {
   readonly #logger: Logger = silentLogger();
   /** Every node checks the same broadcast: one verification per message for the whole lab. */
   readonly #signatures = sharedSignatureChecker();
+  readonly #linkSecurity: LinkSecurity;
 
   constructor(options: ClusterOptions) {
     this.#options = options;
     this.driver = options.driver;
+    if (options.links === 'plaintext' && options.transport !== 'memory')
+      throw new Error('plaintext links are for the memory transport only');
+    this.#linkSecurity = options.links === 'plaintext' ? labPlaintextLinks : sealedLinks;
     this.#network =
       options.transport === 'memory'
         ? new MemoryNetwork({ clock: options.driver.clock, random: seededRandom(nodeSeed(options.seed, -2)) })
@@ -72,6 +77,7 @@ export class InProcessCluster implements Cluster {
         random,
         logger: this.#logger,
         signatures: this.#signatures,
+        linkSecurity: this.#linkSecurity,
         identity: Identity.fromSeed(random.bytes(32)),
         observe: (event) => {
           if (event.type === 'receive') observer.copyReceived(event.originId, event.id);

@@ -15,15 +15,13 @@ import type { Identity } from '../crypto/identity.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { SignatureChecker } from '../crypto/signatures.js';
 import {
-  EphemeralKey,
   authSignedBytes,
   isKeyProofValid,
   keyProofOf,
-  sessionKeysOf,
   transcriptOf,
   type Role,
 } from '../crypto/handshake.js';
-import { Opener, Sealer, TAG_BYTES } from '../crypto/seal.js';
+import { TAG_BYTES } from '../crypto/seal.js';
 import {
   ErrorCode,
   decodeEnvelope,
@@ -40,6 +38,7 @@ import type { Logger } from '../utils/logger.js';
 import type { Random } from '../utils/random.js';
 import type { Connection } from '../transport/transport.js';
 import type { LinkCloseReason, PeerLink } from '../membership/strategy.js';
+import type { FrameOpener, FrameSealer, KeyAgreement, LinkSecurity } from './link-security.js';
 
 export const PROTOCOL_VERSION = 1;
 const NONCE_BYTES = 16;
@@ -75,13 +74,15 @@ export interface LinkOptions {
   log: Logger;
   /** Checks the peer's Auth signature. */
   signatures: SignatureChecker;
+  /** The handshake's and the frames' crypto: `sealedLinks` except in the lab's own nodes. */
+  security: LinkSecurity;
   events: LinkEvents;
 }
 
 type State =
-  | { name: 'hello'; ephemeral: EphemeralKey; ownHello: Uint8Array }
+  | { name: 'hello'; ephemeral: KeyAgreement; ownHello: Uint8Array }
   | { name: 'auth'; peer: NodeInfo; transcript: Uint8Array; shared: Uint8Array }
-  | { name: 'open'; peer: NodeInfo; sealer: Sealer; opener: Opener }
+  | { name: 'open'; peer: NodeInfo; sealer: FrameSealer; opener: FrameOpener }
   | { name: 'closed' };
 
 export class Link implements PeerLink {
@@ -110,7 +111,7 @@ export class Link implements PeerLink {
     this.#lastReceivedAt = clock.now();
     this.#deadline = new Timer(clock, () => this.#fail('timeout', 'handshake deadline passed'));
     this.#keepalive = new Timer(clock, () => this.#onKeepalive());
-    const ephemeral = new EphemeralKey(random.bytes(32));
+    const ephemeral = options.security.keyAgreement(random.bytes(32));
     const ownHello = encodeEnvelope({
       hello: {
         version: PROTOCOL_VERSION,
@@ -332,12 +333,12 @@ export class Link implements PeerLink {
       this.role === 'dialer' ? [state.ownHello, peerHelloBytes] : [peerHelloBytes, state.ownHello];
     const transcript = transcriptOf(dialerHello, listenerHello);
     this.#state = { name: 'auth', peer, transcript, shared };
-    const { identity, networkKey } = this.options;
+    const { identity, networkKey, security } = this.options;
     this.#write(
       encodeEnvelope({
         auth: {
           keyProof: keyProofOf(networkKey, transcript, this.role),
-          signature: identity.sign(authSignedBytes(transcript, this.role)),
+          signature: security.signAuth(identity, authSignedBytes(transcript, this.role)),
         },
       }),
     );
@@ -348,26 +349,17 @@ export class Link implements PeerLink {
     if (state.name !== 'auth') return;
     const peerRole: Role = this.role === 'dialer' ? 'listener' : 'dialer';
     const signed = authSignedBytes(state.transcript, peerRole);
-    if (!this.options.signatures.verify(state.peer.publicKey, signed, signature)) {
+    const { networkKey, security, signatures } = this.options;
+    if (!security.verifyAuth(signatures, state.peer.publicKey, signed, signature)) {
       return this.#refuse('AUTH', 'handshake signature does not verify');
     }
-    const { networkKey } = this.options;
     if (networkKey.length > 0 && !isKeyProofValid(networkKey, state.transcript, peerRole, keyProof)) {
       return this.#refuse('AUTH', 'wrong network key');
     }
     if (networkKey.length === 0 && keyProof.length > 0)
       return this.#refuse('AUTH', 'peer expects a network key');
-    const keys = sessionKeysOf(state.shared, state.transcript, networkKey);
-    const [sendKey, receiveKey] =
-      this.role === 'dialer'
-        ? [keys.dialerToListener, keys.listenerToDialer]
-        : [keys.listenerToDialer, keys.dialerToListener];
-    this.#state = {
-      name: 'open',
-      peer: state.peer,
-      sealer: new Sealer(sendKey),
-      opener: new Opener(receiveKey),
-    };
+    const { sealer, opener } = security.session(state.shared, state.transcript, networkKey, this.role);
+    this.#state = { name: 'open', peer: state.peer, sealer, opener };
     this.#deadline.stop();
     this.openedAt = this.options.clock.now();
     this.#keepalive.start(this.options.config.pingIdleMs);

@@ -46,6 +46,7 @@ import {
 } from './helpers/raw-peer.js';
 import { KeyCachingChecker } from '../crypto/signatures.js';
 import { within as withinMs } from '../utils/within.js';
+import { labPlaintextLinks, sealedLinks, type LinkSecurity } from '../link/link-security.js';
 
 // --- harness ------------------------------------------------------------------------------
 
@@ -150,6 +151,8 @@ interface LinkSetup {
   passphrase?: string;
   name?: string;
   admit?: (peer: NodeInfo) => Refusal | undefined;
+  /** Default: sealedLinks, as every real node. */
+  security?: LinkSecurity;
 }
 
 /** One Link and everything its owner was told. */
@@ -181,6 +184,7 @@ class Probe {
       role,
       identity: this.identity,
       signatures: new KeyCachingChecker(),
+      security: setup.security ?? sealedLinks,
       self: this.self,
       networkKey: networkKeyOf(setup.passphrase),
       config: resolveConfig({ ...QUIET, ...setup.config, networkKey: setup.passphrase }),
@@ -547,6 +551,39 @@ describe('Link: the good path', () => {
 });
 
 // --- refusals during the handshake ----------------------------------------------------------
+
+describe("Link: the lab's plaintext links", () => {
+  const plaintext = { security: labPlaintextLinks };
+
+  it('two plaintext Links become ready and carry envelopes in frames of the sealed size', async () => {
+    const { dialer, listener } = await linkPair(plaintext, plaintext);
+    await within(Promise.all([dialer.ready, listener.ready]), 'both links to be ready');
+    const message = routed(500);
+    const before = dialer.connection.bytesWritten;
+    expect(dialer.link.send(message)).toBe(true);
+    await vi.waitFor(() => expect(listener.delivered).toHaveLength(1), { timeout: 2000 });
+    const got = (listener.delivered[0]?.envelope as { routed: Routed }).routed;
+    expect(Buffer.from(got.payload).equals(Buffer.from(message.routed.payload))).toBe(true);
+    const sealedFrame = encodeFrame(new Uint8Array(encodeEnvelope(message).length + 16));
+    expect(dialer.connection.bytesWritten - before).toBe(sealedFrame.length);
+  });
+
+  it.each([
+    ['a sealed dialer', sealedLinks, labPlaintextLinks],
+    ['a sealed listener', labPlaintextLinks, sealedLinks],
+  ] as const)(
+    'with %s: both sides close with AUTH, neither gets ready',
+    async (_name, dialerSecurity, listenerSecurity) => {
+      const { dialer, listener } = await linkPair(
+        { security: dialerSecurity },
+        { security: listenerSecurity },
+      );
+      await expectClosedOnce(dialer, { reason: 'error', code: 'AUTH' });
+      await expectClosedOnce(listener, { reason: 'error', code: 'AUTH' });
+      for (const probe of [dialer, listener]) expectNeverReady(probe);
+    },
+  );
+});
 
 describe('Link: handshake refusals, Link against Link', () => {
   it('different network names: both sides close with NETWORK, neither admits nor gets ready', async () => {
