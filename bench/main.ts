@@ -12,7 +12,7 @@ import { failureFigures } from './failure.js';
 import { growthFigures } from './growth.js';
 import { linkFigures } from './link.js';
 import { memoryFigures } from './memory.js';
-import { FULL_SIZES, QUICK_SIZES, type MeshBenchOptions, type MeshSizes } from './mesh.js';
+import { FULL_SIZES, MEMORY_LINKS, QUICK_SIZES, type MeshBenchOptions, type MeshSizes } from './mesh.js';
 import { formatFigures, machine, writeResults, type Figure } from './results.js';
 
 const sections: Record<string, (options: MeshBenchOptions) => Promise<Figure[]> | Figure[]> = {
@@ -54,7 +54,11 @@ async function main(): Promise<void> {
     process.stderr.write(`[bench] ${name}...\n`);
     figures.push(...(await run({ quick, sizes })));
   }
-  const config = { quick, nodes: `${sizes.tcpSmall},${sizes.tcpLarge},${sizes.memory}` };
+  const config = {
+    quick,
+    nodes: `${sizes.tcpSmall},${sizes.tcpLarge},${sizes.memory}`,
+    memoryLinks: MEMORY_LINKS.memory,
+  };
   const results = { ...machine(), date: new Date().toISOString(), config, figures };
   process.stdout.write(`${formatFigures(figures)}\n`);
   const path = await writeResults(resolve(values.out ?? 'bench'), results);

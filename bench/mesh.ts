@@ -51,6 +51,13 @@ export interface MeshBenchOptions {
 export const FULL_SIZES: MeshSizes = { tcpSmall: 100, tcpLarge: 1000, memory: 10_000 };
 export const QUICK_SIZES: MeshSizes = { tcpSmall: 10, tcpLarge: 20, memory: 40 };
 
+/**
+ * The memory transport's nodes run plaintext links (link/link-security.ts): a lab run replays
+ * byte for byte without the crypto (test/lab-run.test.ts), and 10,000-node meshes cost a
+ * quarter of the CPU. TCP meshes are sealed, as in use.
+ */
+export const MEMORY_LINKS = { memory: 'plaintext', tcp: 'sealed' } as const;
+
 /** `--quick` shortens the shuffle period, and with it the quiet window a settle waits for. */
 const QUICK_CONFIG: Partial<NodeConfig> = { shuffleIntervalMs: 2000 };
 
@@ -77,6 +84,7 @@ export async function runMesh(
     config,
     seed: options.seed ?? 1,
     observer: recorder,
+    links: MEMORY_LINKS[options.transport],
   });
   const label = `${membership}+${router} ${options.nodes} ${options.transport}`;
   try {

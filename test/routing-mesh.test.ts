@@ -4,7 +4,14 @@
  * flood and Plumtree (at most once with gossip).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TcpMesh, components, isSymmetric, waitFor, type TestNode } from './helpers/tcp-mesh.js';
+import {
+  TcpMesh,
+  components,
+  describeNode,
+  isSymmetric,
+  waitFor,
+  type TestNode,
+} from './helpers/tcp-mesh.js';
 
 const mesh = new TcpMesh();
 afterEach(() => mesh.stopAll());
@@ -62,7 +69,12 @@ describe.each(['flood', 'plumtree', 'gossip'])('50 nodes, %s', (router) => {
       // One at a time, so Plumtree's tree settles as in the paper's measurements.
       const others = nodes.filter((n) => n !== nodes[(i * 7) % nodes.length]);
       // Gossip promises at most once; flood and Plumtree promise exactly once.
-      if (router !== 'gossip') await waitFor(() => deliveredOnce(others, text), 20_000, text);
+      const missing = (): string =>
+        `${text}, still missing at:\n${others
+          .filter((n) => n.messages.filter((m) => m.text === text).length !== 1)
+          .map(describeNode)
+          .join('\n')}`;
+      if (router !== 'gossip') await waitFor(() => deliveredOnce(others, text), 20_000, missing);
     }
     const reached = (text: string): number =>
       nodes.filter((n) => n.messages.some((m) => m.text === text)).length;

@@ -87,14 +87,28 @@ export function activeCount(entry: TestNode): number {
 export async function waitFor(
   condition: () => boolean,
   timeoutMs = 20_000,
-  message = 'condition',
+  message: string | (() => string) = 'condition',
 ): Promise<void> {
   await vi.waitFor(
     () => {
-      if (!condition()) throw new Error(`timed out waiting for ${message}`);
+      if (!condition())
+        throw new Error(`timed out waiting for ${typeof message === 'string' ? message : message()}`);
     },
     { timeout: timeoutMs, interval: 20 },
   );
+}
+
+/** A node's name, active view and non-zero drop counters: what a failed wait should print. */
+export function describeNode({ node }: TestNode): string {
+  const active = node
+    .peers()
+    .active.map((p) => p.name)
+    .join(',');
+  const drops = Object.entries(node.stats())
+    .filter(([key, value]) => /drop|ban|closed|refused/.test(key) && value > 0)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+  return `${node.info.name} [${active}] ${drops}`;
 }
 
 /** Connected components of the active-view graph among the given nodes. */
