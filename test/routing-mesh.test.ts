@@ -4,14 +4,7 @@
  * flood and Plumtree (at most once with gossip).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  TcpMesh,
-  components,
-  describeNode,
-  isSymmetric,
-  waitFor,
-  type TestNode,
-} from './helpers/tcp-mesh.js';
+import { TcpMesh, describeNode, waitFor, waitForQuietOverlay, type TestNode } from './helpers/tcp-mesh.js';
 
 const mesh = new TcpMesh();
 afterEach(() => mesh.stopAll());
@@ -60,7 +53,7 @@ describe.each(['flood', 'plumtree', 'gossip'])('50 nodes, %s', (router) => {
   it('delivers every broadcast to every node, once', async () => {
     await mesh.grow(50, { router, gossipFanout: 4 });
     const nodes = mesh.running();
-    await waitFor(() => components(nodes) === 1 && isSymmetric(nodes), 30_000, 'overlay');
+    await waitForQuietOverlay(nodes);
     const texts: string[] = [];
     for (let i = 0; i < 10; i++) {
       const text = `${router} broadcast ${i}`;

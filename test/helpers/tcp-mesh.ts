@@ -98,6 +98,42 @@ export async function waitFor(
   );
 }
 
+/**
+ * Waits until the active views form one symmetric component and none has changed for `quietMs`:
+ * the steady state. While views still change (a node filling its last slot evicts another), a
+ * copy sent on a link that is being replaced is lost by design, which flood's redundancy hides
+ * most of the time but not always; tests of exactly-once delivery measure the steady state.
+ */
+export async function waitForQuietOverlay(
+  nodes: TestNode[],
+  quietMs = 1000,
+  timeoutMs = 30_000,
+): Promise<void> {
+  let views = '';
+  let since = Date.now();
+  await waitFor(
+    () => {
+      const now = nodes
+        .map(
+          (n) =>
+            `${n.node.id}:${n.node
+              .peers()
+              .active.map((p) => p.id)
+              .sort()
+              .join(',')}`,
+        )
+        .join(';');
+      if (now !== views) {
+        views = now;
+        since = Date.now();
+      }
+      return components(nodes) === 1 && isSymmetric(nodes) && Date.now() - since >= quietMs;
+    },
+    timeoutMs,
+    'one symmetric component, quiet',
+  );
+}
+
 /** A node's name, active view and non-zero drop counters: what a failed wait should print. */
 export function describeNode({ node }: TestNode): string {
   const active = node
