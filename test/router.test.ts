@@ -462,6 +462,14 @@ describe('api and lifecycle', () => {
     expect(isIdListWithinLimit({ ids: ['a'], origins: [] }, 2)).toBe(true);
   });
 
+  it('Plumtree originates with maxTtl unless a TTL is set: its tree paths outrun the diameter', () => {
+    expect(resolveConfig({}).ttl).toBe(16);
+    expect(resolveConfig({ router: 'plumtree' }).ttl).toBe(32);
+    expect(resolveConfig({ router: 'plumtree', maxTtl: 40 }).ttl).toBe(40);
+    expect(resolveConfig({ router: 'plumtree', ttl: 12 }).ttl).toBe(12);
+    expect(resolveConfig({ router: 'flood', ttl: 20 }).ttl).toBe(20);
+  });
+
   it('an unknown strategy is a ConfigError naming the known ones', () => {
     const config = resolveConfig({ router: 'carrier-pigeon' });
     const identity = makeIdentity(seededRandom(5));
