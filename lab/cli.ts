@@ -18,7 +18,7 @@ import { InProcessCluster } from './in-process-cluster.js';
 import { Recorder } from './recorder.js';
 import { writeReportFiles, type ReportInput, type RunInput } from './report.js';
 import { LabRun } from './run.js';
-import { parseScenario, stepsFromFlags, type Step } from './scenario.js';
+import { parseScenario, ScenarioError, stepsFromFlags, type Step } from './scenario.js';
 import { formatTable } from './table.js';
 
 export const LAB_USAGE = `usage: p2pchat lab [flags]
@@ -164,7 +164,7 @@ export function parseLabFlags(argv: string[]): LabFlags | 'help' {
   const scenario = values.scenario;
   const steps =
     typeof scenario === 'string'
-      ? parseScenario(readFileSync(scenario, 'utf8'))
+      ? parseScenarioFile(scenario)
       : stepsFromFlags({
           nodes,
           kill: fractionFlag(values, 'kill', 0.3),
@@ -261,17 +261,24 @@ export async function runLab(flags: LabFlags, progress: (line: string) => void):
   return { seed: flags.seed, config, runs };
 }
 
+/** A scenario file that cannot be read or is no scenario is a usage error, not a crash. */
+function parseScenarioFile(path: string): Step[] {
+  try {
+    return parseScenario(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if (err instanceof ScenarioError || typeof (err as NodeJS.ErrnoException).code === 'string') {
+      throw new LabUsageError(`--scenario ${path}: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
 export async function runLabCli(argv: string[]): Promise<number> {
   let flags: LabFlags | 'help';
   try {
     flags = parseLabFlags(argv);
   } catch (err) {
-    if (
-      err instanceof LabUsageError ||
-      err instanceof ConfigError ||
-      err instanceof SyntaxError ||
-      (err as NodeJS.ErrnoException).code === 'ENOENT'
-    ) {
+    if (err instanceof LabUsageError || err instanceof ConfigError) {
       process.stderr.write(`p2pchat lab: ${(err as Error).message}\ntry 'p2pchat lab --help'\n`);
       return 2;
     }

@@ -61,15 +61,24 @@ export function stepsFromFlags(flags: ScenarioFlags): Step[] {
   return steps;
 }
 
-/** Parses and checks a scenario file's JSON; throws an Error naming the first bad step. */
+/** A scenario file that is not JSON or not a scenario; the message names the first bad step. */
+export class ScenarioError extends Error {}
+
+/** Parses and checks a scenario file's JSON; throws a ScenarioError naming the first bad step. */
 export function parseScenario(text: string): Step[] {
-  const parsed = JSON.parse(text) as { steps?: unknown };
-  if (!Array.isArray(parsed.steps)) throw new Error('a scenario is {"steps": [...]}');
-  return parsed.steps.map((step: unknown, i: number) => checkStep(step, i));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ScenarioError(`a scenario is JSON: ${(err as Error).message}`);
+  }
+  const steps = (parsed as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) throw new ScenarioError('a scenario is {"steps": [...]}');
+  return steps.map((step: unknown, i: number) => checkStep(step, i));
 }
 
 function checkStep(step: unknown, index: number): Step {
-  const bad = (why: string): Error => new Error(`scenario step ${index + 1}: ${why}`);
+  const bad = (why: string): Error => new ScenarioError(`scenario step ${index + 1}: ${why}`);
   if (typeof step !== 'object' || step === null) throw bad('not an object');
   const [key, ...others] = Object.keys(step);
   if (!key || others.length > 0) throw bad('each step has exactly one key');
@@ -95,11 +104,11 @@ function checkStep(step: unknown, index: number): Step {
       if (value !== 'failure' && value !== 'partition') throw bad('heal takes "failure" or "partition"');
       return { heal: value };
     case 'churn': {
-      const churn = value as { durationMs?: unknown; perSecond?: unknown };
-      if (typeof churn?.durationMs !== 'number' || typeof churn.perSecond !== 'number') {
-        throw bad('churn takes {durationMs, perSecond}');
-      }
-      return { churn: { durationMs: churn.durationMs, perSecond: churn.perSecond } };
+      const { durationMs, perSecond } = (value ?? {}) as { durationMs?: unknown; perSecond?: unknown };
+      const validDuration = Number.isInteger(durationMs) && (durationMs as number) >= 1;
+      const validRate = typeof perSecond === 'number' && Number.isFinite(perSecond) && perSecond >= 0;
+      if (!validDuration || !validRate) throw bad('churn takes {durationMs >= 1, perSecond >= 0}');
+      return { churn: { durationMs: durationMs as number, perSecond: perSecond as number } };
     }
     default:
       throw bad(`unknown step '${key}'`);

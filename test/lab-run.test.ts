@@ -224,11 +224,29 @@ describe('p2pchat lab as a child process', () => {
   it.each([
     [['--nodes', 'abc'], 'p2pchat lab: --nodes must be an integer >= 1'],
     [['--transport', 'carrier-pigeon'], 'p2pchat lab: --transport is tcp, process or memory'],
+    [['--scenario', '/nonexistent/s.json'], /^p2pchat lab: --scenario \/nonexistent\/s.json: ENOENT/],
+    [
+      ['--scenario', 'test/fixtures/scenarios/steps-array.json'],
+      'p2pchat lab: --scenario test/fixtures/scenarios/steps-array.json: a scenario is {"steps": [...]}',
+    ],
+    [
+      ['--scenario', 'test/fixtures/scenarios/not-json.json'],
+      /^p2pchat lab: --scenario test\/fixtures\/scenarios\/not-json.json: a scenario is JSON: /,
+    ],
+    [
+      ['--scenario', 'test/fixtures/scenarios/null.json'],
+      'p2pchat lab: --scenario test/fixtures/scenarios/null.json: a scenario is {"steps": [...]}',
+    ],
+    [
+      ['--scenario', 'test/fixtures/scenarios/bad-churn.json'],
+      'p2pchat lab: --scenario test/fixtures/scenarios/bad-churn.json: scenario step 2: churn takes {durationMs >= 1, perSecond >= 0}',
+    ],
   ])('%j exits 2 with one line saying why', async (args, message) => {
     const cli = await runCli(['lab', ...args]);
     expect(cli.exit).toEqual({ code: 2, signal: null });
     // The reason, then where to look; no stack trace, nothing on stdout.
-    expect(cli.stderrLines).toEqual([message, "try 'p2pchat lab --help'"]);
+    const reason = typeof message === 'string' ? message : expect.stringMatching(message);
+    expect(cli.stderrLines).toEqual([reason, "try 'p2pchat lab --help'"]);
     expect(cli.lines).toEqual([]);
   });
 });
