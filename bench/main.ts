@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR] [-- --only SECTIONS] [-- --nodes S,L,M]`: every
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --only SECTIONS] [-- --nodes S,L,M] [-- --help]`: every
  * figure against a baseline measured in the same run, printed as a table and written to
  * DIR/results.json (default bench/). `--nodes` sets the mesh sizes (TCP small, TCP large,
  * memory transport; default 100,1000,10000, the issue's).
@@ -24,30 +24,80 @@ const sections: Record<string, (options: MeshBenchOptions) => Promise<Figure[]> 
   failure: failureFigures,
 };
 
+const USAGE = `usage: npm run bench -- [flags]
+  --quick             small sizes and short runs (under a minute): keeps the bench from rotting
+  --out DIR           where results.json goes (default bench/)
+  --only SECTIONS     comma-separated subset of: ${Object.keys(sections).join(', ')}
+  --nodes S,L,M       TCP small, TCP large and memory-transport mesh sizes (default 100,1000,10000)
+  --help              this text
+`;
+
+class BenchUsageError extends Error {}
+
 /** `--nodes 100,1000,10000`: the small and large TCP meshes and the memory-transport mesh. */
 function parseSizes(text: string): MeshSizes {
-  const [tcpSmall, tcpLarge, memory] = text.split(',').map(Number);
-  for (const n of [tcpSmall, tcpLarge, memory]) {
-    if (n === undefined || !Number.isInteger(n) || n < 2) {
-      process.stderr.write('--nodes takes three node counts of at least 2: TCP small, TCP large, memory\n');
-      process.exit(2);
-    }
+  const counts = text.split(',').map(Number);
+  const [tcpSmall, tcpLarge, memory] = counts;
+  if (counts.length !== 3 || counts.some((n) => !Number.isInteger(n) || n < 2)) {
+    throw new BenchUsageError('--nodes takes three node counts of at least 2: TCP small, TCP large, memory');
   }
   return { tcpSmall, tcpLarge, memory } as MeshSizes;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      only: { type: 'string' },
-      nodes: { type: 'string' },
-    },
-  });
+function parseSections(text: string): string[] {
+  const only = text.split(',');
+  const unknown = only.filter((name) => !Object.hasOwn(sections, name));
+  if (unknown.length > 0) throw new BenchUsageError(`unknown --only section '${unknown.join(',')}'`);
+  return only;
+}
+
+interface BenchFlags {
+  quick: boolean;
+  out: string;
+  only: string[] | undefined;
+  sizes: MeshSizes;
+}
+
+function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean' },
+        out: { type: 'string' },
+        only: { type: 'string' },
+        nodes: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new BenchUsageError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  if (values.help === true) return 'help';
   const quick = values.quick === true;
-  const sizes = values.nodes ? parseSizes(values.nodes) : quick ? QUICK_SIZES : FULL_SIZES;
-  const only = values.only?.split(',');
+  return {
+    quick,
+    out: resolve(values.out ?? 'bench'),
+    only: values.only === undefined ? undefined : parseSections(values.only),
+    sizes: values.nodes ? parseSizes(values.nodes) : quick ? QUICK_SIZES : FULL_SIZES,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags: BenchFlags | 'help';
+  try {
+    flags = parseBenchFlags(argv);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\ntry 'npm run bench -- --help'\n`);
+    return 2;
+  }
+  if (flags === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { quick, sizes, only } = flags;
   const figures: Figure[] = [];
   for (const [name, run] of Object.entries(sections)) {
     if (only && !only.includes(name)) continue;
@@ -61,8 +111,9 @@ async function main(): Promise<void> {
   };
   const results = { ...machine(), date: new Date().toISOString(), config, figures };
   process.stdout.write(`${formatFigures(figures)}\n`);
-  const path = await writeResults(resolve(values.out ?? 'bench'), results);
+  const path = await writeResults(flags.out, results);
   process.stdout.write(`results: ${path}\n`);
+  return 0;
 }
 
-await main();
+process.exitCode = await main(process.argv.slice(2));

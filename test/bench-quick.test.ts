@@ -40,4 +40,28 @@ describe('bench --quick', () => {
       expect.arrayContaining(['codec.routed.framer', 'link.delivered.verified', 'link.delivered.unverified']),
     );
   }, 270_000);
+
+  it.each([
+    [['--bogus'], "bench: Unknown option '--bogus'"],
+    [['--only', 'codex'], "bench: unknown --only section 'codex'"],
+    [
+      ['--nodes', '100,1000'],
+      'bench: --nodes takes three node counts of at least 2: TCP small, TCP large, memory',
+    ],
+  ])('%j exits 2 with the reason and where to look, before measuring anything', async (args, reason) => {
+    const failed = await run(process.execPath, ['dist/bench/main.js', ...args]).then(
+      () => undefined,
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stdout).toBe('');
+    expect(failed?.stderr).toBe(`${reason}\ntry 'npm run bench -- --help'\n`);
+  });
+
+  it('--help lists every section and exits 0', async () => {
+    const { stdout, stderr } = await run(process.execPath, ['dist/bench/main.js', '--help']);
+    expect(stdout).toMatch(/^usage: npm run bench/);
+    for (const section of SECTIONS) expect(stdout).toContain(section);
+    expect(stderr).toBe('');
+  });
 });
