@@ -144,6 +144,15 @@ export interface NodeConfig {
   plumtreeGraftTimeoutMs: number;
   /** Plumtree: IHave announcements are batched for this long. @default 100 */
   plumtreeLazyFlushMs: number;
+  /**
+   * Plumtree: a link that brought the first copy of any message this recently is not pruned for
+   * a duplicate. With broadcasts from several origins in flight at once, such a link is on the
+   * tree of one of them, and pruning it leaves nodes with no eager path: every message then
+   * comes by Graft a second late, the next broadcasts overlap even more, and the tree never
+   * forms again. One broadcast at a time never meets the window: the paper's rule. 0: the
+   * paper's rule always. @default 1000
+   */
+  plumtreePruneGraceMs: number;
   /** Most ids in one IHave or Graft; more closes the link with LIMIT. @default 256 */
   maxIdsPerMessage: number;
   /** Plumtree: most message ids remembered for Graft answers. @default 10000 */
@@ -221,6 +230,7 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   gossipFanout: 4,
   plumtreeGraftTimeoutMs: 1000,
   plumtreeLazyFlushMs: 100,
+  plumtreePruneGraceMs: 1000,
   maxIdsPerMessage: 256,
   plumtreeCacheSize: 10_000,
   verifySignatures: true,
@@ -275,6 +285,7 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   gossipFanout: [1, 64],
   plumtreeGraftTimeoutMs: [1, 600_000],
   plumtreeLazyFlushMs: [0, 60_000],
+  plumtreePruneGraceMs: [0, 600_000],
   maxIdsPerMessage: [1, 65536],
   routedPerSecond: [1, 10_000_000],
   routedBurst: [1, 100_000_000],

@@ -125,6 +125,48 @@ describe('plumtree under concurrent broadcasts', () => {
   });
 });
 
+describe('plumtree under overlapping broadcasts', () => {
+  /** Links of 5 to 44 ms: a broadcast takes a few hundred ms to cross, the next starts 50 ms later. */
+  function slowEdge(a: number, b: number): number {
+    const [low, high] = a < b ? [a, b] : [b, a];
+    return 5 + ((low * 31 + high * 17) % 40);
+  }
+
+  /** Grafts sent while the second half of 120 broadcasts, one every 50 ms, went out. */
+  function graftsOnceWarm(plumtreePruneGraceMs: number): { grafts: number; deliveries: number } {
+    const size = 50;
+    const random = seededRandom(9);
+    const net = mesh({
+      size,
+      edges: randomEdges(size, 5, random),
+      seed: 9,
+      latencyMs: slowEdge,
+      config: { router: 'plumtree', plumtreePruneGraceMs },
+    });
+    const ids: Array<[string, number]> = [];
+    let graftsBefore = 0;
+    for (let i = 0; i < 120; i++) {
+      if (i === 60) graftsBefore = net.sum('graftsSent');
+      const origin = random.int(size);
+      ids.push([net.node(origin).router.broadcast(`m${i}`), origin]);
+      net.run(50);
+    }
+    net.run(10_000);
+    for (const [id, origin] of ids) expectExactlyOnce(net, id, origin);
+    return { grafts: net.sum('graftsSent') - graftsBefore, deliveries: 60 * (size - 1) };
+  }
+
+  it('keeps its tree: links that just carried a first copy are spared, so Grafts stay rare', () => {
+    const spared = graftsOnceWarm(1000);
+    expect(spared.grafts / spared.deliveries).toBeLessThan(0.05);
+  });
+
+  it("with the paper's rule alone the tree falls apart into Grafts (what the grace is for)", () => {
+    const paper = graftsOnceWarm(0);
+    expect(paper.grafts / paper.deliveries).toBeGreaterThan(0.2);
+  });
+});
+
 describe('plumtree on a triangle', () => {
   // 0-1, 0-2 and 1-2, all 1 ms: after one broadcast from 0, 1-2 is lazy both ways.
   function triangle(): RouterMesh {
