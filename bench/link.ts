@@ -1,9 +1,10 @@
 /**
  * One link: unique signed 200-byte chat messages from one node process to another, delivered
  * per second, against the receiver's own Ed25519 verify rate measured in the same run (the
- * ceiling of a node that checks every message); then with signature checks off against the
- * rate at which one process can open and decode the same sealed frames alone; and what sealing
- * costs, as the seal+open rate measured alone.
+ * ceiling of a node that checks every message); then with signature checks off against a bare
+ * receiver that reads the same sealed frames from a raw socket, opens and decodes them and does
+ * nothing else (bench/bare-peer.ts); and what sealing costs, as the seal+open rate measured
+ * alone, beside the open+decode rate of one process with no socket.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +15,12 @@ import { seededRandom } from '../utils/random.js';
 import { figure, opsPerSecond, type Figure } from './results.js';
 
 const PEER = fileURLToPath(new URL('./link-peer.js', import.meta.url));
+const BARE_PEER = fileURLToPath(new URL('./bare-peer.js', import.meta.url));
 
 type PeerMessage =
   | { type: 'verify-rate'; value: number }
   | { type: 'ready'; host?: string; port?: number }
+  | { type: 'prepared' }
   | { type: 'progress'; delivered: number }
   | { type: 'done'; delivered: number; elapsedMs: number };
 
@@ -60,6 +63,31 @@ async function linkRate(
     sender.send({ type: 'go', count });
     const result = await done;
     return { rate: (result.delivered * 1000) / result.elapsedMs, verifyRate };
+  } finally {
+    receiver.kill();
+    sender?.kill();
+  }
+}
+
+/**
+ * Frames per second a bare receiver (bench/bare-peer.ts) takes from a raw socket: the same
+ * sealed frames, opened with node:crypto and decoded with protobufjs, nothing else.
+ */
+async function bareRate(count: number): Promise<number> {
+  const receiver = fork(BARE_PEER, ['receiver'], { stdio: 'ignore' });
+  let sender: ChildProcess | undefined;
+  try {
+    const ready = await next(receiver, 'ready');
+    sender = fork(BARE_PEER, ['sender', String(ready.host), String(ready.port)], { stdio: 'ignore' });
+    await next(sender, 'ready');
+    const prepared = next(sender, 'prepared');
+    sender.send({ type: 'prepare', count });
+    await prepared;
+    receiver.send({ type: 'expect', count });
+    const done = next(receiver, 'done');
+    sender.send({ type: 'go' });
+    const result = await done;
+    return (result.delivered * 1000) / result.elapsedMs;
   } finally {
     receiver.kill();
     sender?.kill();
@@ -118,6 +146,7 @@ export async function linkFigures(quick: boolean): Promise<Figure[]> {
   const count = quick ? 3000 : 40_000;
   const checked = await linkRate(true, count, quick);
   const unchecked = await linkRate(false, count, quick);
+  const bare = await bareRate(count);
   const alone = openAndDecodeRate(quick ? 300 : 1500);
   return [
     figure(
@@ -131,9 +160,10 @@ export async function linkFigures(quick: boolean): Promise<Figure[]> {
       'link.delivered.unverified',
       unchecked.rate,
       'msg/s',
-      { name: 'open+decode alone, one process', value: alone.openDecode },
+      { name: 'bare receiver: raw socket, open, protobufjs decode', value: bare },
       { atLeast: 0.5 },
     ),
+    figure('link.open+decode.alone', alone.openDecode, 'frames/s', null),
     figure('link.sealing.seal+open', alone.sealOpen, 'frames/s', null),
   ];
 }

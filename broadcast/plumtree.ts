@@ -25,7 +25,7 @@
  * messages in flight then prune the tree each of the other needs (node C prunes F for m1 while
  * m2 reaches D through F and C, and D prunes its own last other link), nodes are left with no
  * eager path, Grafts a second late take over, and at one broadcast every 50 ms the tree never
- * forms again (RMR 0.65, 35% of deliveries by Graft, on 100 nodes with 5-44 ms links). With the
+ * forms again (RMR 0.65, 32% of deliveries by Graft, on 100 nodes with 5-44 ms links). With the
  * grace: RMR 0.23 and no Graft; one broadcast at a time, nothing changes.
  *
  * Only the lazy set is stored: every data peer not in it is eager. A peer that comes up is
