@@ -3,9 +3,13 @@ import net from 'node:net';
 import type { Address } from '../config.js';
 import type { Connection, ConnectionHandlers, Listener, Transport } from './transport.js';
 
+/** Most bytes held back to batch one turn's frames into a single writev. */
+const CORK_FLUSH_BYTES = 16 * 1024;
+
 class TcpConnection implements Connection {
   readonly remote: Address;
   readonly local: Address;
+  #corked = false;
 
   constructor(private readonly socket: net.Socket) {
     this.remote = { host: stripV4Mapped(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
@@ -33,7 +37,24 @@ class TcpConnection implements Connection {
   }
 
   write(bytes: Uint8Array): void {
-    if (this.socket.writable) this.socket.write(bytes);
+    if (!this.socket.writable) return;
+    // Frames written in one turn of the event loop (a broadcast relayed to every peer, a burst
+    // of chat) leave in one writev: a syscall per frame cost a sending node 12% of its CPU.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => this.#uncork());
+    }
+    this.socket.write(bytes);
+    // Past a few frames' worth the batch goes out at once, so bufferedBytes (and the send-queue
+    // limit on it) sees what the kernel refused, not what waits for the end of this turn.
+    if (this.socket.writableLength >= CORK_FLUSH_BYTES) this.#uncork();
+  }
+
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.socket.uncork();
   }
 
   end(): void {
