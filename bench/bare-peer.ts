@@ -12,14 +12,9 @@ import { createDecipheriv } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { Identity } from '../crypto/identity.js';
 import { Sealer, TAG_BYTES } from '../crypto/seal.js';
-import { encodeEnvelope, encodePayload } from '../proto/messages.js';
 import { encodeFrame } from '../utils/frame.js';
-import { seededRandom } from '../utils/random.js';
-
-/** Both ends share this key: the bare link has no handshake. */
-const KEY = seededRandom(6).bytes(32);
+import { BARE_LINK_KEY, signedChatEnvelopes } from './chat-envelopes.js';
 
 const send = (message: object): void => void process.send?.(message);
 
@@ -33,7 +28,9 @@ function opener(): (body: Buffer) => Buffer {
   let counter = 0n;
   return (body) => {
     nonce.writeBigUInt64LE(counter++, 4);
-    const decipher = createDecipheriv('chacha20-poly1305', KEY, nonce, { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('chacha20-poly1305', BARE_LINK_KEY, nonce, {
+      authTagLength: TAG_BYTES,
+    });
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
   };
@@ -86,23 +83,8 @@ function receiver(): void {
 
 /** The frames a node would send for `count` unique signed messages. */
 function frames(count: number): Buffer[] {
-  const identity = Identity.fromSeed(seededRandom(5).bytes(32));
-  const origin = {
-    id: identity.id,
-    name: 'bench',
-    host: '127.0.0.1',
-    port: 1,
-    publicKey: identity.publicKey,
-  };
-  const sealer = new Sealer(KEY);
-  const built: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const body = `${i} `.padEnd(200, 'm');
-    const payload = encodePayload({ id: `m${i}`, origin, to: '', room: '', sentAtMs: i, text: { body } });
-    const routed = { payload, signature: identity.sign(payload), ttl: 16, hops: 1 };
-    built.push(encodeFrame(sealer.seal(encodeEnvelope({ routed }))));
-  }
-  return built;
+  const sealer = new Sealer(BARE_LINK_KEY);
+  return signedChatEnvelopes(count).map((envelope) => encodeFrame(sealer.seal(envelope)));
 }
 
 function sender(host: string, port: number): void {

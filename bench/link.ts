@@ -9,9 +9,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Opener, Sealer } from '../crypto/seal.js';
-import { Identity } from '../crypto/identity.js';
-import { decodeEnvelope, decodePayload, encodeEnvelope, encodePayload } from '../proto/messages.js';
-import { seededRandom } from '../utils/random.js';
+import { decodeEnvelope, decodePayload } from '../proto/messages.js';
+import { BARE_LINK_KEY, signedChatEnvelopes } from './chat-envelopes.js';
 import { figure, opsPerSecond, type Figure } from './results.js';
 
 const PEER = fileURLToPath(new URL('./link-peer.js', import.meta.url));
@@ -96,33 +95,10 @@ async function bareRate(count: number): Promise<number> {
 
 /** What a bare receiver does per frame, with no socket: open the seal, decode envelope and payload. */
 function openAndDecodeRate(ms: number): { openDecode: number; sealOpen: number } {
-  const identity = Identity.fromSeed(seededRandom(5).bytes(32));
-  const origin = {
-    id: identity.id,
-    name: 'bench',
-    host: '127.0.0.1',
-    port: 1,
-    publicKey: identity.publicKey,
-  };
-  const key = seededRandom(6).bytes(32);
-  const frames: Buffer[] = [];
+  const key = BARE_LINK_KEY;
+  const plain = signedChatEnvelopes(1000);
   const sealer = new Sealer(key);
-  const plain: Uint8Array[] = [];
-  for (let i = 0; i < 1000; i++) {
-    const payload = encodePayload({
-      id: `m${i}`,
-      origin,
-      to: '',
-      room: '',
-      sentAtMs: i,
-      text: { body: `${i} `.padEnd(200, 'm') },
-    });
-    const envelope = encodeEnvelope({
-      routed: { payload, signature: identity.sign(payload), ttl: 16, hops: 1 },
-    });
-    plain.push(envelope);
-    frames.push(sealer.seal(envelope));
-  }
+  const frames = plain.map((envelope) => sealer.seal(envelope));
   const openDecode = opsPerSecond(() => {
     const opener = new Opener(key);
     for (const frame of frames) {
