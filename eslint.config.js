@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'lab-report/', 'bench/results*', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'lab-report/', 'bench/results*', 'coverage/', '.run-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
