@@ -4,7 +4,7 @@
  * messages through IHave/Graft when a tree link dies, after which the tree is whole again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { seededRandom } from '../utils/random.js';
+import { seededRandom, type Random } from '../utils/random.js';
 import { isConnected, RouterMesh, randomEdges, type Edge, type MeshOptions } from './helpers/router-mesh.js';
 
 const meshes: RouterMesh[] = [];
@@ -19,10 +19,28 @@ afterEach(() => {
   for (const created of meshes.splice(0)) created.stop();
 });
 
-/** Link delays from 5 to 24 ms, fixed per link, so that the first copy is not always the shortest path. */
-function edgeLatency(a: number, b: number): number {
-  const [low, high] = a < b ? [a, b] : [b, a];
-  return 5 + ((low * 31 + high * 17) % 20);
+/**
+ * Link delays from 5 ms to 5 + spread - 1 ms, fixed per link, so that the first copy is not
+ * always the shortest path.
+ */
+function edgeDelays(spreadMs: number): (a: number, b: number) => number {
+  return (a, b) => {
+    const [low, high] = a < b ? [a, b] : [b, a];
+    return 5 + ((low * 31 + high * 17) % spreadMs);
+  };
+}
+const edgeLatency = edgeDelays(20);
+
+/** Plumtree over a random graph of degree 5, and the seeded source that also picks origins. */
+function randomPlumtreeMesh(
+  size: number,
+  seed: number,
+  latencyMs: (a: number, b: number) => number,
+  config: MeshOptions['config'] = {},
+): { net: RouterMesh; random: Random } {
+  const random = seededRandom(seed);
+  const edges = randomEdges(size, 5, random);
+  return { net: mesh({ size, edges, seed, latencyMs, config: { router: 'plumtree', ...config } }), random };
 }
 
 /** Redundant copies per node reached: 0 on a perfect tree (the RMR of the paper). */
@@ -103,14 +121,7 @@ describe('plumtree under concurrent broadcasts', () => {
     // Concurrent floods from several origins prune links of one another's trees, so the eager
     // graph may split for a while: IHave/Graft must make up for it, never a second delivery.
     const size = 30;
-    const random = seededRandom(77);
-    const net = mesh({
-      size,
-      edges: randomEdges(size, 5, random),
-      seed: 77,
-      latencyMs: edgeLatency,
-      config: { router: 'plumtree' },
-    });
+    const { net, random } = randomPlumtreeMesh(size, 77, edgeLatency);
     const ids: Array<[string, number]> = [];
     for (let round = 0; round < 6; round++) {
       for (let k = 0; k < 4; k++) {
@@ -127,22 +138,12 @@ describe('plumtree under concurrent broadcasts', () => {
 
 describe('plumtree under overlapping broadcasts', () => {
   /** Links of 5 to 44 ms: a broadcast takes a few hundred ms to cross, the next starts 50 ms later. */
-  function slowEdge(a: number, b: number): number {
-    const [low, high] = a < b ? [a, b] : [b, a];
-    return 5 + ((low * 31 + high * 17) % 40);
-  }
+  const slowEdge = edgeDelays(40);
 
   /** Grafts sent while the second half of 120 broadcasts, one every 50 ms, went out. */
   function graftsOnceWarm(plumtreePruneGraceMs: number): { grafts: number; deliveries: number } {
     const size = 50;
-    const random = seededRandom(9);
-    const net = mesh({
-      size,
-      edges: randomEdges(size, 5, random),
-      seed: 9,
-      latencyMs: slowEdge,
-      config: { router: 'plumtree', plumtreePruneGraceMs },
-    });
+    const { net, random } = randomPlumtreeMesh(size, 9, slowEdge, { plumtreePruneGraceMs });
     const ids: Array<[string, number]> = [];
     let graftsBefore = 0;
     for (let i = 0; i < 120; i++) {
