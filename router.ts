@@ -30,6 +30,7 @@ import type { Identity } from './crypto/identity.js';
 import type { SignatureChecker } from './crypto/signatures.js';
 import type { DataPeer } from './membership/strategy.js';
 import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
+import { uint64ToNumber } from './proto/uint64.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
 import {
@@ -364,7 +365,14 @@ export class Router {
     if (this.#stopped) throw new Error('router is stopped');
     const { self, identity, clock } = this.#context;
     const id = this.#newId();
-    const bytes = encodePayload({ id, origin: self, to, room, sentAtMs: clock.now(), ...content });
+    const bytes = encodePayload({
+      id,
+      origin: self,
+      to,
+      room,
+      sentAtMs: BigInt(Math.max(0, Math.floor(clock.now()))),
+      ...content,
+    });
     const signature = identity.sign(Buffer.concat([SIGNATURE_CONTEXT, bytes]));
     const routed: Routed = { payload: bytes, signature, ttl: this.#config.ttl, hops: 1 };
     const ref = { key: messageKey(self.id, id), originId: self.id, id };
@@ -461,7 +469,8 @@ export class Router {
   #deliver(arrival: Arrival, origin: NodeInfo, to: string | null, room: string | null): void {
     const { payload, hops } = arrival;
     bump(this.#counters, 'delivered');
-    const latencyMs = this.#context.clock.now() - payload.sentAtMs;
+    const sentAtMs = uint64ToNumber(payload.sentAtMs);
+    const latencyMs = this.#context.clock.now() - sentAtMs;
     const text = payload.text?.body ?? '';
     this.#context.deliver({
       id: payload.id,
@@ -471,7 +480,7 @@ export class Router {
       text,
       hops,
       latencyMs,
-      sentAtMs: payload.sentAtMs,
+      sentAtMs,
     });
   }
 

@@ -31,7 +31,7 @@ function chatEnvelopes(): Envelope[] {
       origin,
       to: '',
       room: '',
-      sentAtMs: 1_700_000_000_000 + i,
+      sentAtMs: BigInt(1_700_000_000_000 + i),
       text: { body: text },
     });
     return { routed: { payload, signature: identity.sign(payload), ttl: 16, hops: 1 } };

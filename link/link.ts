@@ -32,6 +32,7 @@ import {
   type Hello,
   type NodeInfo,
 } from '../proto/messages.js';
+import { uint64FromBytes } from '../proto/uint64.js';
 import { Timer, type Clock } from '../utils/clock.js';
 import { FrameDecoder, encodeFrame } from '../utils/frame.js';
 import type { Logger } from '../utils/logger.js';
@@ -262,7 +263,7 @@ export class Link implements PeerLink {
     const { kind, envelope } = decoded.value;
     switch (kind) {
       case 'ping':
-        this.send({ pong: { nonce: (envelope as { ping: { nonce: number } }).ping.nonce } });
+        this.send({ pong: { nonce: (envelope as { ping: { nonce: bigint } }).ping.nonce } });
         return;
       case 'pong':
         return;
@@ -380,6 +381,7 @@ export class Link implements PeerLink {
     }
     this.#missedPings++;
     // Sending may close the link (send queue over its cap): then no timer may stay armed.
-    if (this.send({ ping: { nonce: random.int(2 ** 32) } })) this.#keepalive.start(config.pingTimeoutMs);
+    if (this.send({ ping: { nonce: uint64FromBytes(random.bytes(8)) } }))
+      this.#keepalive.start(config.pingTimeoutMs);
   }
 }

@@ -7,6 +7,7 @@
  */
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
+import { uint64FromWire, uint64ToWire } from './uint64.js';
 
 export interface NodeInfo {
   id: string;
@@ -53,8 +54,9 @@ export interface Shuffle {
 export interface ShuffleReply {
   entries: PeerEntry[];
 }
+/** `nonce` is a uint64: any 64-bit value round-trips (see `uint64.ts`). */
 export interface Ping {
-  nonce: number;
+  nonce: bigint;
 }
 export interface Routed {
   payload: Uint8Array;
@@ -122,7 +124,8 @@ export interface Payload {
   origin?: NodeInfo | null;
   to: string;
   room: string;
-  sentAtMs: number;
+  /** uint64 milliseconds of the origin's clock; a bigint so every 64-bit value round-trips. */
+  sentAtMs: bigint;
   text?: Text | null;
   receipt?: Receipt | null;
 }
@@ -135,21 +138,19 @@ const NodeInfoType = root.lookupType('overlay.v1.NodeInfo');
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** protobufjs hands uint64 fields back as Long objects; the overlay uses them as numbers. */
-function toNumber(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (value !== null && typeof value === 'object' && 'toNumber' in value) {
-    return (value as { toNumber(): number }).toNumber();
-  }
-  return 0;
-}
-
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return EnvelopeType.encode(envelope as unknown as Record<string, unknown>).finish();
+  return EnvelopeType.encode(toWireEnvelope(envelope)).finish();
+}
+
+/** The envelope as protobufjs encodes it: uint64 bigints become exact decimal strings. */
+function toWireEnvelope(envelope: Envelope): Record<string, unknown> {
+  if ('ping' in envelope) return { ping: { nonce: uint64ToWire(envelope.ping.nonce) } };
+  if ('pong' in envelope) return { pong: { nonce: uint64ToWire(envelope.pong.nonce) } };
+  return envelope as unknown as Record<string, unknown>;
 }
 
 /** The oneof field that is set, or undefined for an Envelope with no body. */
@@ -171,20 +172,19 @@ export function decodeEnvelope(bytes: Uint8Array): Decoded<{ kind: EnvelopeKind;
   const kind = message.body as EnvelopeKind | undefined;
   if (kind === undefined) return { ok: false, reason: 'envelope has no body' };
   const body = (message as unknown as Record<string, unknown>)[kind] as Record<string, unknown>;
-  if (kind === 'ping' || kind === 'pong') body.nonce = toNumber(body.nonce);
+  if (kind === 'ping' || kind === 'pong') body.nonce = uint64FromWire(body.nonce);
   return { ok: true, value: { kind, envelope: { [kind]: body } as unknown as Envelope } };
 }
 
 export function encodePayload(payload: Payload): Uint8Array {
-  return PayloadType.encode(payload as unknown as Record<string, unknown>).finish();
+  return PayloadType.encode({ ...payload, sentAtMs: uint64ToWire(payload.sentAtMs) }).finish();
 }
 
 /** Decodes a Routed payload. Unknown fields are skipped here but travel untouched in the bytes. */
 export function decodePayload(bytes: Uint8Array): Decoded<Payload> {
   try {
-    const message = PayloadType.decode(bytes) as unknown as Payload & { sentAtMs: unknown };
-    message.sentAtMs = toNumber(message.sentAtMs);
-    return { ok: true, value: message };
+    const message = PayloadType.decode(bytes) as unknown as Omit<Payload, 'sentAtMs'> & { sentAtMs: unknown };
+    return { ok: true, value: { ...message, sentAtMs: uint64FromWire(message.sentAtMs) } };
   } catch (err) {
     return { ok: false, reason: `undecodable payload: ${errorMessage(err)}` };
   }

@@ -122,7 +122,7 @@ function routed(world: FuzzWorld): fc.Arbitrary<Envelope> {
     id: messageId,
     to: fc.oneof(fc.constant(''), nodeId, fc.constantFrom(...world.pool.map((i) => i.id))),
     room: fc.oneof(fc.constant(''), shortText, fc.constant('r'.repeat(65))),
-    sentAtMs: fc.nat(),
+    sentAtMs: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     content,
   });
   return fc
@@ -401,9 +401,9 @@ export class FuzzClient {
   readonly #clear: Uint8Array[] = [];
   #sealer: Sealer | undefined;
   #opener: Opener | undefined;
-  #nonce = 0;
+  #nonce = 0n;
   #wake: () => void = () => undefined;
-  #pongs = new Set<number>();
+  #pongs = new Set<bigint>();
 
   private constructor(readonly socket: net.Socket) {
     socket.setNoDelay(true);
@@ -529,10 +529,10 @@ export class FuzzClient {
     const decoded = decodeEnvelope(plaintext);
     if (!decoded.ok) return;
     const { kind, envelope: received } = decoded.value;
-    if (kind === 'pong') this.#pongs.add((received as { pong: { nonce: number } }).pong.nonce);
+    if (kind === 'pong') this.#pongs.add((received as { pong: { nonce: bigint } }).pong.nonce);
     if (kind === 'ping') {
       this.sendSealed(
-        encodeEnvelope({ pong: { nonce: (received as { ping: { nonce: number } }).ping.nonce } }),
+        encodeEnvelope({ pong: { nonce: (received as { ping: { nonce: bigint } }).ping.nonce } }),
       );
     }
   }

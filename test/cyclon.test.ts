@@ -313,7 +313,7 @@ describe('links and the data plane', () => {
     fill(cy, entriesOf(makeNode(2)));
     const made = ctx.answerWith([makeNode(2)]);
     const [peer] = cy.dataPeers();
-    const pings = [1, 2, 3].map((nonce): Envelope => ({ ping: { nonce } }));
+    const pings = [1, 2, 3].map((nonce): Envelope => ({ ping: { nonce: BigInt(nonce) } }));
     expect(peer?.send(pings[0] as Envelope)).toBe(true);
     expect(peer?.send(pings[1] as Envelope)).toBe(true);
     await settle();
@@ -325,7 +325,7 @@ describe('links and the data plane', () => {
     // A peer that cannot be reached: 64 wait, the rest are dropped, then all are, the entry stays.
     fill(cy, entriesOf(makeNode(3)));
     const far = cy.dataPeers().find((p) => p.id === makeNode(3).id);
-    const results = Array.from({ length: 70 }, (_, nonce) => far?.send({ ping: { nonce } }));
+    const results = Array.from({ length: 70 }, (_, nonce) => far?.send({ ping: { nonce: BigInt(nonce) } }));
     expect(results.filter(Boolean)).toHaveLength(64);
     await settle();
     expect(cy.stats()).toMatchObject({ onDemandDials: 2, onDemandDialFailures: 1, queuedDrops: 70 });
@@ -337,11 +337,11 @@ describe('links and the data plane', () => {
     fill(cy, entriesOf(makeNode(2)));
     const made = ctx.answerWith([makeNode(2)]);
     const [peer] = cy.dataPeers();
-    expect(peer?.send({ ping: { nonce: 1 } })).toBe(true);
+    expect(peer?.send({ ping: { nonce: 1n } })).toBe(true);
     cy.onMessage(new FakeLink(makeNode(2)), msg('leave', {}));
-    expect(peer?.send({ ping: { nonce: 2 } })).toBe(false);
+    expect(peer?.send({ ping: { nonce: 2n } })).toBe(false);
     await settle();
-    expect(made[0]?.sent).toEqual([{ ping: { nonce: 1 } }]);
+    expect(made[0]?.sent).toEqual([{ ping: { nonce: 1n } }]);
   });
 
   it('a dial that loses a simultaneous-dial contest uses the peer’s own link', async () => {
@@ -352,9 +352,9 @@ describe('links and the data plane', () => {
       ctx.openLinks.set(theirs.id, theirs);
       return undefined;
     };
-    cy.dataPeers()[0]?.send({ ping: { nonce: 3 } });
+    cy.dataPeers()[0]?.send({ ping: { nonce: 3n } });
     await settle();
-    expect(theirs.sent).toEqual([{ ping: { nonce: 3 } }]);
+    expect(theirs.sent).toEqual([{ ping: { nonce: 3n } }]);
     expect(cy.stats().onDemandDialFailures).toBe(0);
   });
 
@@ -363,9 +363,9 @@ describe('links and the data plane', () => {
     fill(cy, entriesOf(makeNode(2)));
     const link = new FakeLink(makeNode(2));
     ctx.openLinks.set(link.id, link);
-    cy.dataPeers()[0]?.send({ ping: { nonce: 7 } });
+    cy.dataPeers()[0]?.send({ ping: { nonce: 7n } });
     expect(ctx.dials).toEqual([]);
-    expect(link.sent).toEqual([{ ping: { nonce: 7 } }]);
+    expect(link.sent).toEqual([{ ping: { nonce: 7n } }]);
   });
 
   it('forged entries all naming one address: it is dialled at most once per round', async () => {
@@ -376,7 +376,7 @@ describe('links and the data plane', () => {
     expect(cy.views().active).toHaveLength(16);
     cy.start([]);
     for (let t = 0; t < 6000; t += 100) {
-      for (const peer of cy.dataPeers()) peer.send({ ping: { nonce: t } });
+      for (const peer of cy.dataPeers()) peer.send({ ping: { nonce: BigInt(t) } });
       await runFor(ctx.clock, 100);
     }
     const times = ctx.dialTimes.filter((_, i) => ctx.dials[i]?.port === 4242);
@@ -421,7 +421,7 @@ describe('stop', () => {
 
     for (const link of links) expect(link.kinds()).toEqual(['leave']);
     expect(ctx.clock.pendingCount).toBe(0);
-    expect(peer?.send({ ping: { nonce: 1 } })).toBe(false);
+    expect(peer?.send({ ping: { nonce: 1n } })).toBe(false);
     expect(cy.dataPeers()).toEqual([]);
     const before = [ctx.ups.length, ctx.downs.length, ctx.dials.length];
     const late = new FakeLink(makeNode(6));

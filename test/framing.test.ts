@@ -18,7 +18,14 @@ import {
   varintLength,
   type FrameResult,
 } from '../utils/frame.js';
-import { decodeEnvelope, encodeEnvelope, type Envelope } from '../proto/messages.js';
+import {
+  decodeEnvelope,
+  decodePayload,
+  encodeEnvelope,
+  encodePayload,
+  type Envelope,
+  type Payload,
+} from '../proto/messages.js';
 
 const MAX = 300;
 const KIB = 1024;
@@ -588,8 +595,8 @@ describe('FrameDecoder: memory stays bounded whatever the peer sends', () => {
 
 describe('Envelope codec (proto/messages.ts)', () => {
   it.each<[string, Envelope, string]>([
-    ['ping', { ping: { nonce: 42 } }, '5202082a'],
-    ['pong', { pong: { nonce: 42 } }, '5a02082a'],
+    ['ping', { ping: { nonce: 42n } }, '5202082a'],
+    ['pong', { pong: { nonce: 42n } }, '5a02082a'],
     ['join', { join: {} }, '1a00'],
     ['prune', { prune: {} }, '7a00'],
     ['leave (field 16, two-byte tag)', { leave: {} }, '820100'],
@@ -603,9 +610,39 @@ describe('Envelope codec (proto/messages.ts)', () => {
     expect(decoded.value.envelope).toMatchObject(envelope);
   });
 
-  it('round-trips a uint64 ping nonce above 2^32 as a number', () => {
-    const decoded = decodeEnvelope(encodeEnvelope({ ping: { nonce: 2 ** 40 + 3 } }));
-    expect(decoded.ok && decoded.value.envelope).toEqual({ ping: { nonce: 2 ** 40 + 3 } });
+  describe('uint64 fields round-trip bit for bit', () => {
+    // 2^53 + 1 is the first integer a JS number cannot hold; 2^64 - 1 is the field's maximum.
+    const values: Array<[string, bigint, string]> = [
+      ['0', 0n, '00'],
+      ['2^32', 2n ** 32n, '8080808010'],
+      ['2^53 + 1', 2n ** 53n + 1n, '8180808080808010'],
+      ['2^64 - 1', 2n ** 64n - 1n, 'ffffffffffffffffff01'],
+    ];
+
+    it.each(values)('a Ping and a Pong nonce of %s', (_, nonce, varint) => {
+      for (const kind of ['ping', 'pong'] as const) {
+        const envelope = (kind === 'ping' ? { ping: { nonce } } : { pong: { nonce } }) satisfies Envelope;
+        const bytes = encodeEnvelope(envelope);
+        // Field 1 of the body, then its varint: the exact bytes another implementation sends.
+        expect(Buffer.from(bytes).toString('hex')).toContain(`08${varint}`);
+        const decoded = decodeEnvelope(bytes);
+        expect(decoded.ok && decoded.value.envelope).toEqual(envelope);
+      }
+    });
+
+    it.each(values)('a Payload sent_at_ms of %s, and the bytes re-encode identically', (_, sentAtMs) => {
+      const payload: Payload = { id: 'm1', origin: null, to: '', room: '', sentAtMs, text: { body: 'hi' } };
+      const bytes = encodePayload(payload);
+      const decoded = decodePayload(bytes);
+      expect(decoded.ok && decoded.value.sentAtMs).toBe(sentAtMs);
+      expect(decoded.ok && Buffer.from(encodePayload(decoded.value)).equals(Buffer.from(bytes))).toBe(true);
+    });
+
+    it('a nonce of another implementation, hand-encoded, decodes to its exact value', () => {
+      // Envelope{ping = 10}{nonce = 1: 2^64 - 2}, written by hand as a peer would send it.
+      const decoded = decodeEnvelope(Buffer.from('520b08feffffffffffffffff01', 'hex'));
+      expect(decoded.ok && decoded.value.envelope).toEqual({ ping: { nonce: 2n ** 64n - 2n } });
+    });
   });
 
   it('round-trips routed and error bodies', () => {
@@ -629,7 +666,7 @@ describe('Envelope codec (proto/messages.ts)', () => {
   });
 
   it('a ping travels through framing: 045202082a', () => {
-    const frame = encodeFrame(encodeEnvelope({ ping: { nonce: 42 } }));
+    const frame = encodeFrame(encodeEnvelope({ ping: { nonce: 42n } }));
     expect(hexOf(frame)).toBe('045202082a');
     const decoder = new FrameDecoder(MAX);
     decoder.push(frame);
@@ -637,7 +674,7 @@ describe('Envelope codec (proto/messages.ts)', () => {
     expect(result.type).toBe('frame');
     if (result.type !== 'frame') return;
     const decoded = decodeEnvelope(result.body);
-    expect(decoded.ok && decoded.value).toEqual({ kind: 'ping', envelope: { ping: { nonce: 42 } } });
+    expect(decoded.ok && decoded.value).toEqual({ kind: 'ping', envelope: { ping: { nonce: 42n } } });
   });
 
   it.each([

@@ -504,13 +504,16 @@ describe('Link: the good path', () => {
     await within(probe.ready, 'the link to be ready');
   });
 
-  it('answers a Ping with a Pong echoing its nonce, and tells the owner nothing', async () => {
+  it('answers a Ping with a Pong echoing its nonce, all 64 bits, and tells the owner nothing', async () => {
     const { raw, probe } = await sealedRawDialer();
-    raw.sendSealed({ ping: { nonce: 123_456_789_012 } });
-    const pong = await within(raw.nextSealed(), 'a pong');
-    expect(pong.kind).toBe('pong');
-    expect((pong.envelope as { pong: { nonce: number } }).pong.nonce).toBe(123_456_789_012);
-    raw.sendSealed({ pong: { nonce: 5 } }); // an unsolicited Pong is ignored
+    // A random 64-bit nonce as another implementation may send: 2^53 + 1 and up lose bits in a number.
+    for (const nonce of [0n, 2n ** 53n + 1n, 2n ** 64n - 1n]) {
+      raw.sendSealed({ ping: { nonce } });
+      const pong = await within(raw.nextSealed(), 'a pong');
+      expect(pong.kind).toBe('pong');
+      expect((pong.envelope as { pong: { nonce: bigint } }).pong.nonce).toBe(nonce);
+    }
+    raw.sendSealed({ pong: { nonce: 5n } }); // an unsolicited Pong is ignored
     raw.sendSealed({ join: {} });
     await vi.waitFor(() => expect(probe.delivered.map((d) => d.kind)).toEqual(['join']));
     expect(probe.link.isOpen).toBe(true);
@@ -526,7 +529,7 @@ describe('Link: the good path', () => {
         const { kind, envelope } = await raw.nextSealed();
         expect(kind).toBe('ping');
         pings++;
-        raw.sendSealed({ pong: { nonce: (envelope as { ping: { nonce: number } }).ping.nonce } });
+        raw.sendSealed({ pong: { nonce: (envelope as { ping: { nonce: bigint } }).ping.nonce } });
       }
     };
     await within(answering(), 'five pings');
@@ -829,7 +832,7 @@ describe('Link: frames out of turn during the handshake', () => {
       async (raw) => {
         raw.sendHello();
         await raw.readHello();
-        raw.sendClear({ ping: { nonce: 1 } });
+        raw.sendClear({ ping: { nonce: 1n } });
       },
       ['hello', 'auth'],
     ],

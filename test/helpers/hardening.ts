@@ -129,7 +129,7 @@ export async function joinRaw(
   return raw;
 }
 
-let nonce = 1_000_000;
+let nonce = 1_000_000n;
 
 /** A hang fails fast, with a name (10_000 ms unless told). */
 export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
@@ -151,11 +151,11 @@ async function pingPong(raw: RawPeer): Promise<Received[]> {
   const others: Received[] = [];
   for (;;) {
     const received = await raw.nextSealed();
-    if (received.kind === 'pong' && (received.envelope as { pong: { nonce: number } }).pong.nonce === mine) {
+    if (received.kind === 'pong' && (received.envelope as { pong: { nonce: bigint } }).pong.nonce === mine) {
       return others;
     }
     if (received.kind === 'ping') {
-      raw.sendSealed({ pong: { nonce: (received.envelope as { ping: { nonce: number } }).ping.nonce } });
+      raw.sendSealed({ pong: { nonce: (received.envelope as { ping: { nonce: bigint } }).ping.nonce } });
     }
     others.push(received);
   }

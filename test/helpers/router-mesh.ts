@@ -276,7 +276,7 @@ export function craftRouted(
     origin,
     to: '',
     room: '',
-    sentAtMs: 0,
+    sentAtMs: 0n,
     text: { body: 'hello' },
     ...payload,
   });
