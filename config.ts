@@ -46,6 +46,12 @@ export interface NodeConfig {
   maxSendQueueBytes: number;
   /** A short-lived (non-active) connection closes after this much idle time. @default 5000 */
   shortLivedIdleMs: number;
+  /**
+   * After we close a link, how long frames the peer sent before it saw the close are still read
+   * (a Routed in flight is delivered, not lost); after a refusal nothing more is read. Either
+   * way the socket is cut this long after the close if the peer never closes its side. @default 2000
+   */
+  linkDrainMs: number;
   /** Timeout for a TCP connect. @default 5000 */
   dialTimeoutMs: number;
 
@@ -194,6 +200,7 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   maxMissedPings: 2,
   maxSendQueueBytes: 1024 * 1024,
   shortLivedIdleMs: 5000,
+  linkDrainMs: 2000,
   dialTimeoutMs: 5000,
   maxConnections: 512,
   maxConnectionsPerIp: 16,
@@ -252,6 +259,7 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   maxMissedPings: [1, 100],
   maxSendQueueBytes: [65536, 1024 * 1024 * 1024],
   shortLivedIdleMs: [10, 3_600_000],
+  linkDrainMs: [10, 600_000],
   dialTimeoutMs: [10, 600_000],
   maxConnections: [1, 100_000],
   maxConnectionsPerIp: [1, 100_000],

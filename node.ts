@@ -135,6 +135,11 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Per-link budgets: peer-exchange entries, Routed frames. */
   readonly #budgets: LinkBudgets;
   readonly #dialBackoff: DialBackoff;
+  /**
+   * Peers that left the active view within the last `linkDrainMs`, with when that was: a Routed
+   * they sent before they learned of it may still arrive on the draining link, and is kept.
+   */
+  readonly #formerNeighbours = new Map<string, number>();
   readonly #counters = new Map<string, number>();
 
   constructor(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}) {
@@ -369,12 +374,29 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {
     this.#log.info({ peer: peer.id, reason }, 'peer down');
+    this.#rememberFormerNeighbour(peer.id);
     this.emit('peer:down', { id: peer.id, reason });
     if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerDown(peer.id);
     const link = this.#byPeer.get(peer.id);
     if (link && this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataLink(link)) {
       this.#armIdle(link);
     }
+  }
+
+  /** Bounded by the peers that can go down within `linkDrainMs`: older entries are swept here. */
+  #rememberFormerNeighbour(peerId: string): void {
+    const now = this.#clock.now();
+    for (const [id, at] of this.#formerNeighbours) {
+      if (now - at < this.config.linkDrainMs) break; // insertion order is time order
+      this.#formerNeighbours.delete(id);
+    }
+    this.#formerNeighbours.delete(peerId);
+    this.#formerNeighbours.set(peerId, now);
+  }
+
+  #wasRecentNeighbour(peerId: string): boolean {
+    const at = this.#formerNeighbours.get(peerId);
+    return at !== undefined && this.#clock.now() - at <= this.config.linkDrainMs;
   }
 
   /** A neighbour relayed a message with a bad signature: disconnect and refuse it. */
@@ -418,7 +440,8 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   #addLink(connection: Connection, role: 'dialer' | 'listener'): Link {
-    this.#admission.opened(connection.remote.host);
+    const host = connection.remote.host;
+    this.#admission.opened(host);
     const link = new Link({
       connection,
       role,
@@ -439,6 +462,9 @@ export class Node extends EventEmitter<NodeEvents> {
       },
     });
     this.#links.add(link);
+    // The slot is held until the socket is gone, not merely closed by us: a refused peer that
+    // keeps its socket open still counts against the limits until the link cuts it.
+    void link.disconnected.then(() => this.#admission.closed(host));
     return link;
   }
 
@@ -609,6 +635,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #onEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {
     if (this.#lifecycle.state !== 'running') return;
+    if (link.isClosed) return this.#onDrainedEnvelope(link, kind, envelope);
     const { peerTable, router } = this.#lifecycle;
     const isData = peerTable.isDataLink(link);
     if (!isData) this.#armIdle(link);
@@ -633,6 +660,23 @@ export class Node extends EventEmitter<NodeEvents> {
       default:
         link.close('PROTOCOL', `unexpected ${kind}`);
     }
+  }
+
+  /**
+   * An envelope the peer sent before it saw our close. On a link that lost a duplicate contest it
+   * is handled as if it came on the winner, the same authenticated peer. A Routed from a peer
+   * that was a neighbour until just now is kept (its sender counted on it arriving); everything
+   * else is moot and dropped quietly.
+   */
+  #onDrainedEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {
+    const current = this.#byPeer.get(link.id);
+    if (current && current !== link && current.isOpen) return this.#onEnvelope(current, kind, envelope);
+    if (kind !== 'routed' || !this.#wasRecentNeighbour(link.id) || this.#lifecycle.state !== 'running') {
+      return this.#count(`drop.${kind}-after-close`);
+    }
+    if (!this.#isWithinBudget(link, 'routed', 1)) return;
+    this.#count('drainedRouted');
+    this.#lifecycle.router.onRouted(link, (envelope as { routed: Routed }).routed);
   }
 
   /**
@@ -666,14 +710,15 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #onClosed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
     this.#links.delete(link);
-    this.#admission.closed(link.connection.remote.host);
     this.#idleTimers.get(link)?.stop();
     this.#idleTimers.delete(link);
     this.#waiting.get(link)?.(undefined);
     this.#waiting.delete(link);
     if (code) this.#count(`drop.${code}`);
-    const peer = link.claimedPeer;
-    if (code && BANNABLE.has(code) && peer && reason === 'error') this.#ban(code, peer.id, link);
+    // Only a proven id is banned: before its Auth verified, a Hello may claim any honest node's
+    // NodeInfo, and a ban on that claim would let anyone get honest nodes refused.
+    if (code && BANNABLE.has(code) && link.isAuthenticated && reason === 'error')
+      this.#ban(code, link.id, link);
     if (!this.#announced.has(link)) return;
     if (this.#byPeer.get(link.id) === link) this.#byPeer.delete(link.id);
     if (this.#replaced.has(link) || this.#lifecycle.state !== 'running') return;

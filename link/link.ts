@@ -42,6 +42,7 @@ import type { LinkCloseReason, PeerLink } from '../membership/strategy.js';
 import type { FrameOpener, FrameSealer, KeyAgreement, LinkSecurity } from './link-security.js';
 
 export const PROTOCOL_VERSION = 1;
+const CLOSED = { name: 'closed' } as const;
 const NONCE_BYTES = 16;
 
 export interface Refusal {
@@ -55,7 +56,11 @@ export interface LinkEvents {
   admit(link: Link, peer: NodeInfo): Refusal | undefined;
   /** Both Auths verified: the link is sealed and may carry anything. */
   ready(link: Link): void;
-  /** A sealed envelope other than Ping/Pong/ProtocolError, which the link handles itself. */
+  /**
+   * A sealed envelope other than Ping/Pong/ProtocolError, which the link handles itself. After a
+   * local `close()` of an open link, envelopes the peer sent before it learned of the close still
+   * arrive here (with `link.isClosed` true) until the peer closes too or `linkDrainMs` passes.
+   */
   envelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void;
   /** Called exactly once. `code` is set when the peer broke the protocol or a limit. */
   closed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void;
@@ -84,6 +89,8 @@ type State =
   | { name: 'hello'; ephemeral: KeyAgreement; ownHello: Uint8Array }
   | { name: 'auth'; peer: NodeInfo; transcript: Uint8Array; shared: Uint8Array }
   | { name: 'open'; peer: NodeInfo; sealer: FrameSealer; opener: FrameOpener }
+  /** Closed locally, sending nothing more, still reading what the peer sent before it knew. */
+  | { name: 'draining'; peer: NodeInfo; opener: FrameOpener }
   | { name: 'closed' };
 
 export class Link implements PeerLink {
@@ -94,8 +101,11 @@ export class Link implements PeerLink {
   readonly #decoder: FrameDecoder;
   readonly #deadline: Timer;
   readonly #keepalive: Timer;
+  /** Cuts the socket `linkDrainMs` after a local close or refusal, whatever the peer does. */
+  readonly #grace: Timer;
   #lastReceivedAt: number;
   #missedPings = 0;
+  #isAuthenticated = false;
   /** This link's child of the injected logger, made on first use (see `#logAt`). */
   #log: Logger | undefined;
   /** When the link became open (both Auths verified), for duplicate resolution. */
@@ -112,6 +122,7 @@ export class Link implements PeerLink {
     this.#lastReceivedAt = clock.now();
     this.#deadline = new Timer(clock, () => this.#fail('timeout', 'handshake deadline passed'));
     this.#keepalive = new Timer(clock, () => this.#onKeepalive());
+    this.#grace = new Timer(clock, () => this.connection.destroy());
     const ephemeral = options.security.keyAgreement(random.bytes(32));
     const ownHello = encodeEnvelope({
       hello: {
@@ -128,8 +139,10 @@ export class Link implements PeerLink {
     connection.attach({
       onData: (chunk) => this.#onData(chunk),
       onClose: (hadError) => {
+        this.#grace.stop();
         this.#onDisconnected();
         this.#finish(hadError ? 'error' : 'closed', 'connection closed by peer');
+        this.#state = { name: 'closed' };
       },
     });
     this.#write(ownHello);
@@ -150,12 +163,18 @@ export class Link implements PeerLink {
     return this.#peer;
   }
 
+  /** Both Auths verified at some point: `peer` is proven, not only claimed, even once closed. */
+  get isAuthenticated(): boolean {
+    return this.#isAuthenticated;
+  }
+
   get isOpen(): boolean {
     return this.#state.name === 'open';
   }
 
+  /** Closed for sending: also true while a locally closed link still drains the peer's frames. */
   get isClosed(): boolean {
-    return this.#state.name === 'closed';
+    return this.#state.name === 'closed' || this.#state.name === 'draining';
   }
 
   send(envelope: Envelope): boolean {
@@ -183,12 +202,31 @@ export class Link implements PeerLink {
     return true;
   }
 
-  /** Flushes and closes; with a code, tells the peer why first. */
+  /**
+   * Flushes and closes; with a code, tells the peer why first. An open link closed without a code
+   * (or as the loser of a duplicate contest) then drains: what the
+   * peer sent before it saw the close still reaches the owner (a Routed in flight when a
+   * neighbour is evicted, or on the connection that lost a duplicate contest, is not lost), until
+   * the peer closes its side or `linkDrainMs` passes. The owner hears `closed` at once.
+   */
   close(code?: ErrorCodeName, reason = ''): void {
-    if (this.#state.name === 'closed') return;
+    const state = this.#state;
+    if (state.name === 'closed' || state.name === 'draining') return;
     if (code) this.#sendError(code, reason);
+    this.#endGracefully();
+    // A refusal (a code other than DUPLICATE_CONNECTION) reads nothing more from that peer.
+    const isGraceful = code === undefined || code === 'DUPLICATE_CONNECTION';
+    const next: State =
+      state.name === 'open' && isGraceful
+        ? { name: 'draining', peer: state.peer, opener: state.opener }
+        : CLOSED;
+    this.#finish('local', reason || 'closed locally', undefined, next);
+  }
+
+  /** Half-closes, and cuts the socket after `linkDrainMs` if the peer never closes its side. */
+  #endGracefully(): void {
     this.connection.end();
-    this.#finish('local', reason || 'closed locally');
+    this.#grace.start(this.options.config.linkDrainMs);
   }
 
   /**
@@ -209,14 +247,15 @@ export class Link implements PeerLink {
   #sendError(code: ErrorCodeName, reason: string): void {
     const envelope: Envelope = { error: { code: ErrorCode[code], reason: reason.slice(0, 200) } };
     if (this.#state.name === 'open') this.sendEncoded(encodeEnvelope(envelope));
-    else if (this.#state.name !== 'closed') this.#write(encodeEnvelope(envelope));
+    else if (this.#state.name === 'hello' || this.#state.name === 'auth')
+      this.#write(encodeEnvelope(envelope));
   }
 
   /** The peer broke the protocol: tell it (best effort), close, report. */
   #refuse(code: ErrorCodeName, reason: string): void {
-    if (this.#state.name === 'closed') return;
+    if (this.isClosed) return;
     this.#sendError(code, reason);
-    this.connection.end();
+    this.#endGracefully();
     this.#finish('error', reason, code);
   }
 
@@ -225,9 +264,10 @@ export class Link implements PeerLink {
     this.#finish(reason, detail);
   }
 
-  #finish(reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
-    if (this.#state.name === 'closed') return;
-    this.#state = { name: 'closed' };
+  /** Reports the close once; `next` is `draining` when an open link closed locally. */
+  #finish(reason: LinkCloseReason, detail: string, code?: ErrorCodeName, next: State = CLOSED): void {
+    if (this.#state.name === 'closed' || this.#state.name === 'draining') return;
+    this.#state = next;
     this.#deadline.stop();
     this.#keepalive.stop();
     const level = code ? 'warn' : 'debug';
@@ -235,13 +275,23 @@ export class Link implements PeerLink {
     this.options.events.closed(this, reason, detail, code);
   }
 
+  #isReading(): boolean {
+    return this.#state.name !== 'closed';
+  }
+
   #onData(chunk: Uint8Array): void {
+    // After a refusal nothing more is read: a peer that keeps streaming costs no memory.
+    if (!this.#isReading()) return;
     try {
       this.#decoder.push(chunk);
-      while (this.#state.name !== 'closed') {
+      while (this.#isReading()) {
         const result = this.#decoder.next();
         if (result.type === 'need-more') return;
-        if (result.type === 'malformed') return this.#refuse('FRAME', result.reason);
+        if (result.type === 'malformed') {
+          return this.#state.name === 'draining'
+            ? this.#stopDraining()
+            : this.#refuse('FRAME', result.reason);
+        }
         this.#lastReceivedAt = this.options.clock.now();
         this.#missedPings = 0;
         this.#onFrame(result.body);
@@ -255,6 +305,7 @@ export class Link implements PeerLink {
 
   #onFrame(body: Uint8Array): void {
     const state = this.#state;
+    if (state.name === 'draining') return this.#onDrainedFrame(state.opener, body);
     if (state.name !== 'open') return this.#onClearFrame(body);
     const plaintext = state.opener.open(body);
     if (!plaintext) return this.#onUnopenable(body);
@@ -277,6 +328,24 @@ export class Link implements PeerLink {
     }
   }
 
+  /**
+   * A frame the peer sent before it saw our close: handed to the owner when it is a message;
+   * keepalives are moot and anything broken ends the drain at once.
+   */
+  #onDrainedFrame(opener: FrameOpener, body: Uint8Array): void {
+    const plaintext = opener.open(body);
+    const decoded = plaintext ? decodeEnvelope(plaintext) : undefined;
+    if (!decoded?.ok) return this.#stopDraining();
+    const { kind, envelope } = decoded.value;
+    if (kind === 'error' || kind === 'hello' || kind === 'auth') return this.#stopDraining();
+    if (kind !== 'ping' && kind !== 'pong') this.options.events.envelope(this, kind, envelope);
+  }
+
+  #stopDraining(): void {
+    this.#state = CLOSED;
+    this.connection.destroy();
+  }
+
   /** A sealed frame that does not open: close at once, no reply; log a clear error if it is one. */
   #onUnopenable(body: Uint8Array): void {
     const clear = decodeEnvelope(body);
@@ -293,7 +362,7 @@ export class Link implements PeerLink {
       { peer: this.#peer?.id, code: name ?? envelope.error.code, reason: envelope.error.reason },
       'peer sent ProtocolError',
     );
-    this.connection.end();
+    this.#endGracefully();
     this.#finish('error', `peer refused: ${name ?? 'UNKNOWN'} ${envelope.error.reason}`);
   }
 
@@ -363,6 +432,7 @@ export class Link implements PeerLink {
     this.#state = { name: 'open', peer: state.peer, sealer, opener };
     this.#deadline.stop();
     this.openedAt = this.options.clock.now();
+    this.#isAuthenticated = true;
     this.#keepalive.start(this.options.config.pingIdleMs);
     this.#logAt('debug')?.debug({ peer: state.peer.id }, 'link open');
     this.options.events.ready(this);

@@ -183,8 +183,10 @@ export function encodePayload(payload: Payload): Uint8Array {
 /** Decodes a Routed payload. Unknown fields are skipped here but travel untouched in the bytes. */
 export function decodePayload(bytes: Uint8Array): Decoded<Payload> {
   try {
-    const message = PayloadType.decode(bytes) as unknown as Omit<Payload, 'sentAtMs'> & { sentAtMs: unknown };
-    return { ok: true, value: { ...message, sentAtMs: uint64FromWire(message.sentAtMs) } };
+    // Set in place: a decoded message keeps its fields' defaults on its prototype, which a spread drops.
+    const message = PayloadType.decode(bytes) as unknown as { sentAtMs: unknown };
+    message.sentAtMs = uint64FromWire(message.sentAtMs);
+    return { ok: true, value: message as Payload };
   } catch (err) {
     return { ok: false, reason: `undecodable payload: ${errorMessage(err)}` };
   }

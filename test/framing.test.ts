@@ -635,6 +635,8 @@ describe('Envelope codec (proto/messages.ts)', () => {
       const bytes = encodePayload(payload);
       const decoded = decodePayload(bytes);
       expect(decoded.ok && decoded.value.sentAtMs).toBe(sentAtMs);
+      // The other fields keep their decoded values and defaults (an empty `to` is a broadcast).
+      expect(decoded.ok && decoded.value).toMatchObject({ id: 'm1', to: '', room: '', text: { body: 'hi' } });
       expect(decoded.ok && Buffer.from(encodePayload(decoded.value)).equals(Buffer.from(bytes))).toBe(true);
     });
 

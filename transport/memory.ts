@@ -30,6 +30,10 @@ class MemoryConnection implements Connection {
   #inFlight = 0;
   #lastDeliveryAt = 0;
   #closed = false;
+  /** We sent our FIN: no more writes. */
+  #ended = false;
+  /** The peer's FIN arrived: it writes no more. */
+  #finReceived = false;
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -59,7 +63,7 @@ class MemoryConnection implements Connection {
 
   write(bytes: Uint8Array): void {
     const peer = this.#peer;
-    if (this.#closed || !peer) return;
+    if (this.#closed || this.#ended || !peer) return;
     if (this.network.isCut(this.local.host, this.remote.host)) return this.#reset();
     const copy = Uint8Array.from(bytes);
     this.#inFlight += copy.length;
@@ -78,11 +82,37 @@ class MemoryConnection implements Connection {
     else this.#early.push(chunk);
   }
 
+  /**
+   * A half-close, as TCP does it: our FIN travels behind the data, we keep reading what the peer
+   * still sends, and the peer answers with its own FIN (Node's default, allowHalfOpen false).
+   * Each side closes once it has both sent and received a FIN.
+   */
   end(): void {
+    if (this.#closed || this.#ended) return;
+    this.#ended = true;
+    const peer = this.#peer;
+    if (peer) {
+      const now = this.network.clock.now();
+      const at = Math.max(now + this.network.latency(), this.#lastDeliveryAt);
+      this.#lastDeliveryAt = at;
+      this.network.clock.schedule(at - now, () => peer.receiveFin());
+    }
+    if (this.#finReceived || !peer) this.#closeQuietly();
+  }
+
+  receiveFin(): void {
     if (this.#closed) return;
-    // Close after what is in flight has arrived, like a FIN behind the data.
-    const delay = Math.max(0, this.#lastDeliveryAt - this.network.clock.now()) + 1;
-    this.network.clock.schedule(delay, () => this.destroy());
+    this.#finReceived = true;
+    if (this.#ended) this.#closeQuietly();
+    else this.end();
+  }
+
+  /** Both FINs exchanged: this side is closed, and the peer closes on its own. */
+  #closeQuietly(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.network.forget(this);
+    this.#handlers?.onClose(false);
   }
 
   destroy(): void {

@@ -1,0 +1,92 @@
+/**
+ * Refusals that cannot be turned against anyone: a ban lands only on a proven identity, and a
+ * refused connection costs nothing more once refused, however long its peer keeps streaming.
+ * Real TCP on loopback, raw sockets as the attackers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Identity } from '../crypto/identity.js';
+import { encodeEnvelope } from '../proto/messages.js';
+import { encodeFrame } from '../utils/frame.js';
+import {
+  ATTACKED,
+  addressOf,
+  attackedLine,
+  closedByPeer,
+  destroyRawPeers,
+  dialRaw,
+  expectOnlyHonestConnections,
+  expectStillServing,
+  within,
+} from './helpers/hardening.js';
+import { RawPeer, nodeInfoOf } from './helpers/raw-peer.js';
+import { TcpMesh, waitFor } from './helpers/tcp-mesh.js';
+
+const mesh = new TcpMesh();
+const sockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  destroyRawPeers();
+  await mesh.stopAll();
+});
+
+describe('bans land only on proven identities', () => {
+  it('a Hello claiming an honest node, then a zero-length frame: closed, and that node still admitted', async () => {
+    const line = await attackedLine(mesh, ATTACKED);
+    const victim = Identity.fromSeed(randomBytes(32));
+    // The victim's NodeInfo is public: anyone who met it in gossip can put it in a Hello.
+    const raw = await dialRaw(line.x.node);
+    raw.sendHello({ node: nodeInfoOf(victim, 'victim', 1) });
+    await raw.readHello();
+    raw.writeRaw(Buffer.from([0])); // a zero-length frame: FRAME
+    await closedByPeer(raw);
+    expect(line.x.node.stats()['node.drop.FRAME']).toBe(1);
+    expect(line.x.node.stats()['node.bans']).toBe(0);
+    // The victim itself now joins x: it was never refused.
+    const honest = await mesh.add(
+      { membership: 'static', name: 'victim', seeds: [addressOf(line.x.node)] },
+      { identity: victim },
+    );
+    await waitFor(
+      () => line.x.node.peers().active.some((peer) => peer.id === honest.node.id),
+      15_000,
+      'the victim in x’s active view',
+    );
+    await expectStillServing(line);
+  });
+});
+
+describe('a refused connection that keeps streaming', () => {
+  it('is read no more, cut after linkDrainMs although data keeps coming, and holds its slot until then', async () => {
+    const linkDrainMs = 300;
+    const line = await attackedLine(mesh, { ...ATTACKED, linkDrainMs });
+    // allowHalfOpen: the attacker ignores our FIN and keeps its side writing.
+    const socket = net.connect({ host: '127.0.0.1', port: line.x.node.info.port, allowHalfOpen: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const raw = new RawPeer(socket, 'dialer', { network: 'not-ours' });
+    raw.sendHello();
+    await raw.readHello();
+    await waitFor(() => raw.received.length >= 2, 10_000, 'the NETWORK refusal');
+    const junk = encodeFrame(encodeEnvelope({ join: {} }));
+    let written = 0;
+    const stream = setInterval(() => {
+      for (let i = 0; i < 64 && !socket.destroyed; i++) {
+        socket.write(junk);
+        written += junk.length;
+      }
+    }, 5);
+    try {
+      // Still counted while the socket lives, though the link reported its close at once.
+      expect(line.x.node.stats()['node.connections']).toBe(2);
+      await within(raw.closed, 'x to cut the refused connection while it streams');
+    } finally {
+      clearInterval(stream);
+    }
+    expect(written).toBeGreaterThan(0);
+    expect(line.x.node.stats()['node.drop.NETWORK']).toBe(1);
+    await expectOnlyHonestConnections(line);
+    await expectStillServing(line);
+  });
+});
