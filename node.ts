@@ -583,10 +583,10 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * Registers a link that completed its handshake and hands it to the peer table. PROTOCOL.md
-   * section 3: if two connections to one peer complete, the newer wins when both were dialled by
-   * the same node, else the one dialled by the node with the smaller id; the loser closes with
-   * DUPLICATE_CONNECTION and the winner takes its place in the views.
+   * Registers a link that completed its handshake and hands it to the peer table.
+   * docs/protocol.md section 3: if two connections to one peer complete, the newer wins when both
+   * were dialled by the same node, else the one dialled by the node with the smaller id; the loser
+   * closes with DUPLICATE_CONNECTION and the winner takes its place in the views.
    */
   #settleDuplicate(link: Link): Link {
     if (this.#lifecycle.state !== 'running') {

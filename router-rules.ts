@@ -1,7 +1,7 @@
 /**
- * The limits PROTOCOL.md section 5 sets on routed input, as pure functions that never throw: the
- * router drops and counts what they refuse, and the node may call `isIdListWithinLimit` to close
- * a link with LIMIT.
+ * The limits docs/protocol.md section 5 sets on routed input, as pure functions that never throw:
+ * the router drops and counts what they refuse, and the node may call `isIdListWithinLimit` to
+ * close a link with LIMIT.
  */
 import { nodeInfoProblem } from './crypto/identity.js';
 import type { IdList, Payload } from './proto/messages.js';
@@ -45,7 +45,7 @@ export const CONTROL_PROBLEMS: readonly DropReason[] = [
   'controlUnsupported',
 ];
 
-/** Ids are counted in Unicode code points, the "chars" of PROTOCOL.md. */
+/** Ids are counted in Unicode code points, the "characters" of docs/protocol.md section 5. */
 export function isMessageId(id: unknown): id is string {
   if (typeof id !== 'string' || id.length === 0) return false;
   return id.length <= MAX_MESSAGE_ID_CHARS || [...id].length <= MAX_MESSAGE_ID_CHARS;

@@ -1,8 +1,8 @@
 /**
- * The data plane (PROTOCOL.md section 5): originates, checks, deduplicates, delivers and forwards
- * `Routed` messages, learns routes, and answers direct Texts with Receipts. It never touches a
- * socket: the node hands it authenticated data peers and their messages, so it runs unchanged
- * over the in-memory mesh of the tests and the lab.
+ * The data plane (docs/protocol.md section 5): originates, checks, deduplicates, delivers and
+ * forwards `Routed` messages, learns routes, and answers direct Texts with Receipts. It never
+ * touches a socket: the node hands it authenticated data peers and their messages, so it runs
+ * unchanged over the in-memory mesh of the tests and the lab.
  *
  * Which neighbours get a broadcast is the job of a `BroadcastStrategy` (flood, gossip, plumtree);
  * everything a strategy must not change lives here, in this order for every copy received:

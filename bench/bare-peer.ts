@@ -22,7 +22,7 @@ const root = protobuf.loadSync(fileURLToPath(new URL('../proto/overlay.proto', i
 const Envelope = root.lookupType('overlay.v1.Envelope');
 const Payload = root.lookupType('overlay.v1.Payload');
 
-/** Opens frame after frame with the nonce counter of PROTOCOL.md section 3. */
+/** Opens frame after frame with the nonce counter of docs/protocol.md section 3. */
 function opener(): (body: Buffer) => Buffer {
   const nonce = Buffer.alloc(12);
   let counter = 0n;

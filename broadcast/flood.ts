@@ -1,5 +1,5 @@
 /**
- * Flooding, the default (PROTOCOL.md section 5): every data peer but the sender gets a copy.
+ * Flooding, the default (docs/protocol.md section 5): every data peer but the sender gets a copy.
  * Reliable and the lowest latency, at the cost of one copy per link and direction per message.
  */
 import type { BroadcastContext, BroadcastMessage, BroadcastStrategy } from './strategy.js';

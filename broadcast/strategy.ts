@@ -1,7 +1,7 @@
 /**
- * The extension point for broadcast forwarding (PROTOCOL.md section 5): a strategy decides which
- * data peers receive a broadcast copy, and may speak the per-link control messages IHave, Graft
- * and Prune. The router keeps everything that must not differ between strategies: decoding,
+ * The extension point for broadcast forwarding (docs/protocol.md section 5): a strategy decides
+ * which data peers receive a broadcast copy, and may speak the per-link control messages IHave,
+ * Graft and Prune. The router keeps everything that must not differ between strategies: decoding,
  * validation, signatures, the seen cache, TTL and hop accounting, delivery, routes and direct
  * messages. A strategy therefore never sees an unverified or duplicate-but-new message, and it
  * never re-encodes a payload: it hands out the `Routed` copy the router prepared.
@@ -66,8 +66,8 @@ export interface BroadcastStrategy {
   onMessage(message: BroadcastMessage, from: string | undefined): void;
   /**
    * A later copy of an accepted message, with the same payload bytes, that can travel further than
-   * the copy already forwarded (PROTOCOL.md section 5: a short TTL on an early long path must not
-   * cut off nodes behind this one). Never delivered again; push it on as in `onMessage`.
+   * the copy already forwarded (docs/protocol.md section 5: a short TTL on an early long path must
+   * not cut off nodes behind this one). Never delivered again; push it on as in `onMessage`.
    */
   onReforward(message: BroadcastMessage, from: string): void;
   /** A copy of an already accepted message that brings nothing new (a redundant path). */

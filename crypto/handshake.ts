@@ -1,5 +1,5 @@
 /**
- * The key schedule of the handshake (PROTOCOL.md section 3), as pure functions so that the
+ * The key schedule of the handshake (docs/protocol.md section 3), as pure functions so that the
  * checked-in vectors test them byte for byte.
  *
  *   T        = sha256("overlay-v1-hs" || dialer Hello body || listener Hello body)

@@ -1,5 +1,5 @@
 /**
- * Self-certifying identity (PROTOCOL.md section 2): an Ed25519 key pair whose id is
+ * Self-certifying identity (docs/protocol.md section 2): an Ed25519 key pair whose id is
  * `hex(sha256(public_key))[0:16]`. Raw 32-byte keys travel on the wire; they are imported as
  * JWK (RFC 8037), not as DER: OpenSSL's DER decoder costs about ten times more per key, and a
  * node imports keys on every handshake.

@@ -1,5 +1,5 @@
 /**
- * Sealed frames (PROTOCOL.md section 3): ChaCha20-Poly1305 with nonce = 4 zero bytes || 8-byte
+ * Sealed frames (docs/protocol.md section 3): ChaCha20-Poly1305 with nonce = 4 zero bytes || 8-byte
  * little-endian counter, one counter per direction starting at 0, no associated data. The body
  * on the wire is ciphertext || 16-byte tag.
  */

@@ -1,6 +1,6 @@
 /**
  * The cryptography a Link runs: key agreement and signatures of the handshake, and the sealing
- * of every frame after it. Nodes always use `sealedLinks` (PROTOCOL.md section 3). The lab may
+ * of every frame after it. Nodes always use `sealedLinks` (docs/protocol.md section 3). The lab may
  * inject `labPlaintextLinks` into nodes it runs itself, over the memory transport where no
  * third party exists: the same handshake messages and frame sizes, without the crypto. A
  * 10,000-node simulation spends about two thirds of its CPU in handshake crypto otherwise, and

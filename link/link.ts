@@ -1,5 +1,5 @@
 /**
- * One connection to one peer: the handshake of PROTOCOL.md section 3, then sealed frames,
+ * One connection to one peer: the handshake of docs/protocol.md section 3, then sealed frames,
  * keepalive and a bounded send queue. The Link knows nothing of membership or routing; it hands
  * verified envelopes to its owner and reports exactly one close.
  *

@@ -1,6 +1,6 @@
 /**
  * Cyclon membership (Voulgaris, Gavidia, van Steen, "CYCLON: Inexpensive Membership Management
- * for Unstructured P2P Overlays", 2005), spoken with the messages of PROTOCOL.md section 4.
+ * for Unstructured P2P Overlays", 2005), spoken with the messages of docs/protocol.md section 4.
  *
  * One view of at most `cyclonViewSize` entries, each with an age. Every round
  * (`shuffleIntervalMs`, jittered by +-25%) the node runs the paper's enhanced shuffle:
@@ -19,7 +19,7 @@
  * the view only through shuffles (sent and replaced, or picked as the oldest), never because a
  * connection failed or closed, so after a mass failure dead entries linger until they age to
  * the top. That weakness is what the lab measures: it is faithful, not a bug to fix. The one
- * other exit is a graceful `Leave` received on an open link (PROTOCOL.md section 6).
+ * other exit is a graceful `Leave` received on an open link (docs/protocol.md section 6).
  *
  * Join: the paper's join is a set of random walks; we use the simple join used in practice. The
  * node dials its seed, sends Join and puts the seed in its view (age 0). The seed adds the joiner
@@ -27,7 +27,7 @@
  * to `maxEntriesPerMessage` random entries of its view, merged into the joiner's empty slots.
  * The joiner then fills its view by gossip: each of its rounds puts it (age 0) into a peer's view
  * and brings back up to `cyclonShuffleLength` entries. While its view is empty, a node rejoins
- * through its seeds with backoff (PROTOCOL.md section 4, Retry: a node never gives up).
+ * through its seeds with backoff (docs/protocol.md section 4, Retry: a node never gives up).
  *
  * Data plane: a view entry is an address, not a connection. `dataPeers()` returns one
  * `OnDemandPeer` per entry, which sends on the open link or dials and queues. Views are not
@@ -341,7 +341,7 @@ export class Cyclon implements MembershipStrategy {
     this.#merge(link, entries, pending.sent);
   }
 
-  /** A graceful exit (PROTOCOL.md section 6): the one way out of the view besides shuffles. */
+  /** A graceful exit (docs/protocol.md section 6): the one way out of the view besides shuffles. */
   #onLeave(link: PeerLink): void {
     this.#counters.leavesReceived++;
     this.#removeEntry(link.id, 'leave');

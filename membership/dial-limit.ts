@@ -1,5 +1,5 @@
 /**
- * At most one dial per address per period (PROTOCOL.md section 4): a Shuffle names its origin,
+ * At most one dial per address per period (docs/protocol.md section 4): a Shuffle names its origin,
  * and the node where the walk ends dials it. Without this limit anyone could make a node dial
  * third parties by sending Shuffles with made-up origins, so the key is the address dialled
  * (host and port), whatever id claims it.

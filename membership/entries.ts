@@ -1,5 +1,5 @@
 /**
- * Admission of gossiped peers into a passive view (PROTOCOL.md section 4): which NodeInfos may
+ * Admission of gossiped peers into a passive view (docs/protocol.md section 4): which NodeInfos may
  * enter, and how a Shuffle or ShuffleReply is merged when the view is full.
  */
 import { formatAddress, isWildcardHost, type Address } from '../config.js';
@@ -33,13 +33,13 @@ export function addressOf(info: NodeInfo): Address {
   return { host: info.host, port: info.port };
 }
 
-/** Log fields naming a peer: every network line carries its id and address (STYLE.md). */
+/** Log fields naming a peer: every log line about a peer carries its id and its address. */
 export function peerFields(info: NodeInfo): { peer: string; address: string } {
   return { peer: info.id, address: formatAddress(addressOf(info)) };
 }
 
 /**
- * PROTOCOL.md section 4: a Shuffle or ShuffleReply with more than `maxEntriesPerMessage`
+ * docs/protocol.md section 4: a Shuffle or ShuffleReply with more than `maxEntriesPerMessage`
  * entries closes the link with LIMIT (and is counted as `<kind>-limit`). True when it did.
  */
 export function isOverEntryLimit(

@@ -1,7 +1,7 @@
 /**
  * `full` membership: the naive design written first, kept as the lab's baseline. Every node
  * remembers every address it hears of, gossips all of them to its neighbours every round, and
- * keeps connections to a few random known nodes. Messages are those of PROTOCOL.md section 4.
+ * keeps connections to a few random known nodes. Messages are those of docs/protocol.md section 4.
  *
  * - Known addresses and gossip (full-gossip.ts): at most `fullMaxKnown`, the first learned
  *   forgotten first; every round (`shuffleIntervalMs`, +-25%) each neighbour gets the node
@@ -11,8 +11,8 @@
  *   accepted by the peer), and inbound ones accepted from anyone up to 4 * fullDegree, so the
  *   degree stays bounded. Both sides list the link: the active view is symmetric.
  * - Failures: a closed link drops the neighbour and keeps its address. The naive design never
- *   forgets a dead address except by the bound (or a graceful Leave, PROTOCOL.md section 6), so
- *   after a mass failure it keeps dialling the dead: the lab measures that. The Healer dials
+ *   forgets a dead address except by the bound (or a graceful Leave, docs/protocol.md section 6),
+ *   so after a mass failure it keeps dialling the dead: the lab measures that. The Healer dials
  *   random known addresses, one attempt at a time, with jittered backoff after failures.
  * - Join: dial the seed and send Join. The seed gossips what it knows at once, and keeps the
  *   joiner as an inbound neighbour while it has room, else closes the link after the gossip.

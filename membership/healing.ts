@@ -1,6 +1,6 @@
 /**
  * The repair loop of a membership strategy: one attempt at a time, jittered exponential backoff
- * after failures, reset by a success (PROTOCOL.md section 4, "Retry").
+ * after failures, reset by a success (docs/protocol.md section 4, "Retry").
  *
  * A candidate that does not answer at all (`unreachable`) is followed at once by another, up to
  * `quickRetries` in a row, as the HyParView paper does: after a mass failure most passive

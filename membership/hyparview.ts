@@ -1,6 +1,6 @@
 /**
- * HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007) as PROTOCOL.md section 4 words it:
- * a small symmetric active view of open links (the data plane's neighbours) and a larger
+ * HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007) as docs/protocol.md section 4 words
+ * it: a small symmetric active view of open links (the data plane's neighbours) and a larger
  * passive view of known addresses, used to repair the active view after failures.
  *
  * Sockets, the handshake, duplicate connections and the idle close of short-lived links are
@@ -58,8 +58,8 @@ export class HyParView implements MembershipStrategy {
   /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
   #forwardJoinDials = 0;
   /**
-   * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that
-   * replaced an older one (a restarted peer) is handled as a join, as PROTOCOL.md section 3 asks.
+   * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that replaced
+   * an older one (a restarted peer) is handled as a join, as docs/protocol.md section 3 asks.
    */
   readonly #joinedLinks = new WeakSet<PeerLink>();
 

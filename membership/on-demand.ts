@@ -141,7 +141,8 @@ export class OnDemandLinks {
   }
 
   async #dial(peer: NodeInfo): Promise<PeerLink | undefined> {
-    // A dial that lost a simultaneous-dial contest (PROTOCOL.md section 3) leaves the peer's link.
+    // A dial that lost a simultaneous-dial contest (docs/protocol.md section 3) leaves the
+    // peer's link.
     const link = (await this.#ctx.connect(addressOf(peer))) ?? this.#ctx.linkTo(peer.id);
     if (this.#stopped || !link?.isOpen) return undefined;
     if (link.id !== peer.id) {

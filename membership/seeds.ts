@@ -1,5 +1,5 @@
 /**
- * The contacts a strategy joins through (PROTOCOL.md section 4): tried in order, retried while
+ * The contacts a strategy joins through (docs/protocol.md section 4): tried in order, retried while
  * the view is empty, and extended at runtime by `/connect`.
  */
 import { formatAddress, type Address } from '../config.js';

@@ -1,5 +1,5 @@
 /**
- * The Shuffle exchange of HyParView (PROTOCOL.md section 4): a random walk that carries a
+ * The Shuffle exchange of HyParView (docs/protocol.md section 4): a random walk that carries a
  * sample of the origin's views, and a ShuffleReply over a short-lived connection from the node
  * where the walk ends. Both ends merge what they received into their passive views.
  *

@@ -4,7 +4,7 @@
  * it to build a line, a tree or two cliques by hand; a chat between two terminals can use it
  * to keep exactly the links typed with /connect.
  *
- * A lost link to a seed is redialled with backoff (PROTOCOL.md section 4, Retry): a node never
+ * A lost link to a seed is redialled with backoff (docs/protocol.md section 4, Retry): a node never
  * gives up on its contacts.
  */
 import type { Address } from '../config.js';

@@ -1,8 +1,8 @@
 /**
  * The extension point for membership: a strategy decides which peers a node keeps connections
  * to and which it may forward routed messages to. The node owns sockets and the handshake;
- * a strategy sees only authenticated `PeerLink`s and the membership messages of PROTOCOL.md
- * section 4. The router sees only `dataPeers()`.
+ * a strategy sees only authenticated `PeerLink`s and the membership messages of
+ * docs/protocol.md section 4. The router sees only `dataPeers()`.
  *
  * Callbacks are called synchronously from the node's event loop and must not block; they may
  * start asynchronous work (a `connect`) and must catch its failures.

@@ -391,7 +391,7 @@ export function codecProperty(world: FuzzWorld): fc.IProperty<[Envelope, Mutatio
 
 // --- a hand-driven peer -----------------------------------------------------------------------
 
-/** A TCP peer speaking PROTOCOL.md section 3 by hand, as the dialer, with a fresh identity. */
+/** A TCP peer speaking docs/protocol.md section 3 by hand, as the dialer, with a fresh identity. */
 export class FuzzClient {
   readonly identity = Identity.fromSeed(randomBytes(32));
   readonly info: NodeInfo = infoOf(this.identity, 'fuzz', 0);

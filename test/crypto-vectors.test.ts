@@ -1,6 +1,7 @@
 /**
- * The handshake of PROTOCOL.md section 3 checked byte for byte against the shared vectors in
- * `../shared/protocol-vectors.json` (a copy lives in test/fixtures so a clone tests itself).
+ * The handshake of docs/protocol.md section 3 checked byte for byte against the protocol's test
+ * vectors, `test/fixtures/protocol-vectors.json` (each field described in docs/protocol.md
+ * section 10).
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,8 @@
 /**
- * Tier 2 (STYLE.md): Cyclon rule by rule with fake links, a fake context, a SimClock and a
- * seeded Random, then simulations over the fake mesh: 40 nodes joining through one seed, and
- * the faithful weakness, dead entries lingering after half the nodes crash at once.
+ * Tier 2 of the tests (one component's rules, no sockets): Cyclon rule by rule with fake links, a
+ * fake context, a SimClock and a seeded Random, then simulations over the fake mesh: 40 nodes
+ * joining through one seed, and the faithful weakness, dead entries lingering after half the nodes
+ * crash at once.
  *
  * Settings are small and pairwise distinct (view 5, shuffle length 3, entry limit 8, idle 500,
  * round 1000) so that a swapped setting fails a test. Tests that do not call start() see each

@@ -1,7 +1,8 @@
 /**
- * Tier 1 (STYLE.md "Tests in three tiers"): framing and envelope codec with byte fixtures.
+ * Tier 1 of the tests (codec and framing, no sockets): framing and envelope codec with byte
+ * fixtures, frames split across chunks, and one test per violation at the limit and just past it.
  *
- * PROTOCOL.md section 1: a frame is a varint32 length (unsigned LEB128, at most 5 bytes) then
+ * docs/protocol.md section 1: a frame is a varint32 length (unsigned LEB128, at most 5 bytes) then
  * exactly that many body bytes; a length over `maxFrameBytes`, a prefix longer than 5 bytes or a
  * zero length is refused, and nothing is buffered beyond `maxFrameBytes` for a peer.
  *

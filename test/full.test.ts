@@ -1,6 +1,7 @@
 /**
- * Tier 2 (STYLE.md): the naive `full` membership rule by rule with fake links, a fake context,
- * a SimClock and a seeded Random, then a 40-node simulation over the fake mesh.
+ * Tier 2 of the tests (one component's rules, no sockets): the naive `full` membership rule by rule
+ * with fake links, a fake context, a SimClock and a seeded Random, then a 40-node simulation over
+ * the fake mesh.
  *
  * Settings are small and pairwise distinct (degree 2, so 8 inbound; entry limit 4; 12 known;
  * idle 500; round 1000) so that a swapped setting fails a test. Tests that do not call start()

@@ -106,7 +106,8 @@ describe('two nodes dialling each other at the same moment', () => {
     expect(onA?.direction).not.toBe(onB?.direction);
     const duplicates = [a, b].map((n) => n.node.stats()['node.duplicates'] ?? 0);
     if (duplicates.every((count) => count > 0)) {
-      // Both saw both connections complete: the one dialled by the smaller id won (PROTOCOL.md 3).
+      // Both saw both connections complete: the one dialled by the smaller id won
+      // (docs/protocol.md section 3).
       const smaller = a.node.id < b.node.id ? onA : onB;
       expect(smaller?.direction).toBe('outbound');
     }

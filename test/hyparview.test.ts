@@ -1,6 +1,7 @@
 /**
- * Tier 2 (STYLE.md): HyParView (PROTOCOL.md section 4) rule by rule, with fake links, a fake
- * context, a SimClock and a seeded Random, then a 30-node simulation over the fake mesh.
+ * Tier 2 of the tests (one component's rules, no sockets): HyParView (docs/protocol.md section 4)
+ * rule by rule, with fake links, a fake context, a SimClock and a seeded Random, then a 30-node
+ * simulation over the fake mesh.
  *
  * Unit tests that do not call start() see each message rule alone: before start there is no
  * shuffle timer and no repair loop. The settings below are small and pairwise distinct

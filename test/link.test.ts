@@ -1,7 +1,7 @@
 /**
- * Tier 3 (STYLE.md): one Link over real TCP on 127.0.0.1, against another Link or against a raw
- * peer that speaks the handshake of PROTOCOL.md section 3 by hand (test/helpers/raw-peer.ts), so
- * each step can be broken on purpose.
+ * Tier 3 of the tests (real sockets): one Link over real TCP on 127.0.0.1, against another Link or
+ * against a raw peer that speaks the handshake of docs/protocol.md section 3 by hand
+ * (test/helpers/raw-peer.ts), so each step can be broken on purpose.
  *
  * Each refusal is checked from both ends: the Link reports exactly one `closed` with its reason
  * and code, the raw peer receives exactly the frames listed (its Hello, maybe its Auth, then one
@@ -109,7 +109,7 @@ class MeteredConnection implements Connection {
 
 /**
  * The system clock, counting timers armed and neither fired nor cancelled, so a test can check
- * STYLE.md's "every timer is cleared on every close path".
+ * the rule that every timer is cleared on every close path.
  */
 class TrackingClock implements Clock {
   pending = 0;

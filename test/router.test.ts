@@ -1,8 +1,8 @@
 /**
- * Tier 2 (STYLE.md): the router over an in-memory mesh with a SimClock and seeded randomness.
- * PROTOCOL.md section 5 is the contract: TTL and hops, dedup by (origin, id) with the reforward
- * rule, validation before the signature, punishment of a neighbour relaying a bad signature,
- * routes and receipts.
+ * Tier 2 of the tests (one component's rules, no sockets): the router over an in-memory mesh with a
+ * SimClock and seeded randomness. docs/protocol.md section 5 is the contract: TTL and hops, dedup
+ * by (origin, id) with the reforward rule, validation before the signature, punishment of a
+ * neighbour relaying a bad signature, routes and receipts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../config.js';

@@ -1,5 +1,5 @@
 /**
- * Framing (PROTOCOL.md section 1): every frame is a varint32 length, at most 5 bytes, then
+ * Framing (docs/protocol.md section 1): every frame is a varint32 length, at most 5 bytes, then
  * exactly that many bytes of body. The decoder checks the prefix before it buffers the body,
  * so a peer can never make us hold more than one frame's worth of its bytes.
  */

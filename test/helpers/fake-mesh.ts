@@ -2,7 +2,7 @@
  * Many membership strategies in one process, wired by fake links over a SimClock: the tier-2
  * simulation harness of any strategy (HyParView, Cyclon, full), with no sockets.
  *
- * What it models of the node (PROTOCOL.md sections 3-4):
+ * What it models of the node (docs/protocol.md sections 3-4):
  * - `connect(address)` takes one round trip, then calls `onLinkReady` on both sides; an open
  *   link between the two nodes wins over a new one (the duplicate rule seen from a strategy).
  * - every envelope is encoded and decoded through the real protobuf schema and delivered

@@ -1,7 +1,7 @@
 /**
- * Test doubles for membership strategies (STYLE.md tier 2): NodeInfos from seeded identities,
- * a PeerLink that records what it was sent, and a MembershipContext whose dials the test
- * answers. Everything runs on a SimClock and a seeded Random, so a failure replays exactly.
+ * Test doubles for the unit tests of membership strategies (no sockets): NodeInfos from seeded
+ * identities, a PeerLink that records what it was sent, and a MembershipContext whose dials the
+ * test answers. Everything runs on a SimClock and a seeded Random, so a failure replays exactly.
  */
 import { resolveConfig, type Address, type NodeConfig } from '../../config.js';
 import { Identity } from '../../crypto/identity.js';

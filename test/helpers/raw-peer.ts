@@ -1,6 +1,6 @@
 /**
- * A peer that speaks the handshake of PROTOCOL.md section 3 by hand over a raw `node:net`
- * socket, built only from the `crypto/` primitives (checked against the shared vectors), so a
+ * A peer that speaks the handshake of docs/protocol.md section 3 by hand over a raw `node:net`
+ * socket, built only from the `crypto/` primitives (checked against the test vectors), so a
  * test can misbehave at any step: a hand-made Hello, a wrong signature, a flipped bit in a
  * sealed frame, bytes that are not a frame at all.
  *

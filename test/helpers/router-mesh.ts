@@ -1,8 +1,8 @@
 /**
- * An in-memory mesh of Routers for tier-2 tests (STYLE.md): N routers wired by fake DataPeers
- * along the edges of a given topology. Every envelope is encoded and decoded with the real codec
- * and delivered after its link's delay on one shared SimClock, so a run is deterministic for a
- * seed and takes no real time. A link that is cut loses what it was carrying.
+ * An in-memory mesh of Routers for the router's unit tests (no sockets): N routers wired by fake
+ * DataPeers along the edges of a given topology. Every envelope is encoded and decoded with the
+ * real codec and delivered after its link's delay on one shared SimClock, so a run is deterministic
+ * for a seed and takes no real time. A link that is cut loses what it was carrying.
  */
 import { resolveConfig, type NodeConfig } from '../../config.js';
 import { Identity } from '../../crypto/identity.js';
