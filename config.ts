@@ -68,6 +68,14 @@ export interface NodeConfig {
   limitLoopback: boolean;
   /** Dials in flight at once. @default 32 */
   maxPendingDials: number;
+  /**
+   * New connections this node opens to one address (host and port) per minute, whatever asks for
+   * them (Shuffle, ShuffleReply, ForwardJoin, Join, repair): the node is never a tool to flood a
+   * third party. Refills continuously; `dialsPerAddressBurst` may go at once. @default 6
+   */
+  dialsPerAddressPerMinute: number;
+  /** Burst of the per-address dial budget. @default 4 */
+  dialsPerAddressBurst: number;
   /** How long a misbehaving peer (bad frame, bad signature) is refused, by id and address. @default 600000 */
   banMs: number;
 
@@ -208,6 +216,8 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   acceptBurst: 200,
   limitLoopback: false,
   maxPendingDials: 32,
+  dialsPerAddressPerMinute: 6,
+  dialsPerAddressBurst: 4,
   banMs: 600_000,
   membership: 'hyparview',
   activeSize: 5,
@@ -266,6 +276,8 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   acceptRatePerSecond: [1, 1_000_000],
   acceptBurst: [1, 1_000_000],
   maxPendingDials: [1, 10_000],
+  dialsPerAddressPerMinute: [1, 1_000_000],
+  dialsPerAddressBurst: [1, 1_000_000],
   banMs: [0, 86_400_000],
   activeSize: [1, 64],
   passiveSize: [0, 4096],

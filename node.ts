@@ -41,6 +41,7 @@ import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservatio
 import { TcpTransport } from './transport/tcp.js';
 import type { Connection, Listener, Transport } from './transport/transport.js';
 import { Timer, systemClock, type Clock } from './utils/clock.js';
+import { KeyedRate } from './utils/keyed-rate.js';
 import { silentLogger, type Logger } from './utils/logger.js';
 import { cryptoRandom, type Random } from './utils/random.js';
 
@@ -90,6 +91,13 @@ export interface NodeEvents {
  */
 const BANNABLE: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>(['FRAME', 'DECODE']);
 
+/**
+ * Addresses whose dial budget is remembered. An attacker who names more distinct addresses to
+ * push one out of the LRU pays for it with dials to each (bounded by maxPendingDials), and the
+ * forgotten one gets only a fresh burst back.
+ */
+const DIAL_ADDRESSES_REMEMBERED = 4096;
+
 interface Running {
   state: 'running';
   listener: Listener;
@@ -135,6 +143,8 @@ export class Node extends EventEmitter<NodeEvents> {
   /** Per-link budgets: peer-exchange entries, Routed frames. */
   readonly #budgets: LinkBudgets;
   readonly #dialBackoff: DialBackoff;
+  /** New connections per target address, whoever asked for them. */
+  readonly #dialsPerAddress: KeyedRate;
   /**
    * Peers that left the active view within the last `linkDrainMs`, with when that was: a Routed
    * they sent before they learned of it may still arrive on the draining link, and is kept.
@@ -163,6 +173,12 @@ export class Node extends EventEmitter<NodeEvents> {
       maxMs: this.config.retryMaxBackoffMs,
     });
     this.#networkKey = networkKeyOf(this.config.networkKey);
+    this.#dialsPerAddress = new KeyedRate(
+      this.#clock,
+      this.config.dialsPerAddressPerMinute / 60,
+      this.config.dialsPerAddressBurst,
+      DIAL_ADDRESSES_REMEMBERED,
+    );
   }
 
   /** Own NodeInfo as announced; available once started. */
@@ -516,6 +532,11 @@ export class Node extends EventEmitter<NodeEvents> {
   async #dialOnce(address: Address): Promise<PeerLink | undefined> {
     const open = this.#openLinkAt(address);
     if (open) return open;
+    // Charged here, at the transport dial: a dial shared or answered by an open link costs nothing.
+    if (!this.#dialsPerAddress.tryTake(formatAddress(address))) {
+      this.#count('dial.address-rate');
+      return undefined;
+    }
     let connection: Connection;
     try {
       connection = await this.#transport.dial(address, this.config.dialTimeoutMs);

@@ -18,9 +18,12 @@ import {
   dialRaw,
   expectOnlyHonestConnections,
   expectStillServing,
+  joinRaw,
+  roundTrip,
   within,
 } from './helpers/hardening.js';
-import { RawPeer, nodeInfoOf } from './helpers/raw-peer.js';
+import { RawPeer, nodeInfoOf, randomIdentity } from './helpers/raw-peer.js';
+import type { PeerEntry } from '../proto/messages.js';
 import { TcpMesh, waitFor } from './helpers/tcp-mesh.js';
 
 const mesh = new TcpMesh();
@@ -88,5 +91,55 @@ describe('a refused connection that keeps streaming', () => {
     expect(line.x.node.stats()['node.drop.NETWORK']).toBe(1);
     await expectOnlyHonestConnections(line);
     await expectStillServing(line);
+  });
+});
+
+describe('a node is no tool to flood a third party', () => {
+  it('Shuffles, ShuffleReplies and ForwardJoins naming one address under many ids: at most the per-address budget of dials', async () => {
+    const burst = 3;
+    const line = await attackedLine(mesh, {
+      ...ATTACKED,
+      membership: 'hyparview',
+      dialsPerAddressBurst: burst,
+      dialsPerAddressPerMinute: 1,
+      // Fast repair and shuffles, so that x tries every address it learns, again and again.
+      shuffleIntervalMs: 200,
+      retryBaseBackoffMs: 10,
+      retryMaxBackoffMs: 50,
+    });
+    const accepted: number[] = [];
+    const server = net.createServer((socket) => {
+      accepted.push(Date.now());
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const entries = (count: number): PeerEntry[] =>
+        Array.from({ length: count }, (_, i) => ({
+          node: { ...nodeInfoOf(randomIdentity(), `victim-${i}`), port },
+          age: 0,
+        }));
+      const raw = await joinRaw(line.x.node);
+      for (let i = 0; i < 16; i++) {
+        const [origin, ...rest] = entries(8);
+        raw.sendSealed({ shuffle: { origin: origin?.node, entries: rest, ttl: 1 } });
+        raw.sendSealed({ shuffleReply: { entries: entries(7) } });
+        raw.sendSealed({ forwardJoin: { node: entries(1)[0]?.node, ttl: 0 } });
+        await roundTrip(raw); // paced under the entry budget: the attack is not cut short by a ban
+      }
+      // Without the budget x dialled the victim 8 times here (and on, as repair went on).
+      await waitFor(
+        () => (line.x.node.stats()['node.dial.address-rate'] ?? 0) >= 3,
+        15_000,
+        'x to refuse further dials to the victim',
+      );
+      expect(accepted.length).toBeGreaterThan(0);
+      expect(accepted.length).toBeLessThanOrEqual(burst + 1);
+      await expectStillServing(line);
+    } finally {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
