@@ -12,6 +12,8 @@ import {
   type Address,
   type NodeConfig,
 } from '../config.js';
+import { broadcastFactoryOf } from '../broadcast/registry.js';
+import { membershipFactoryOf } from '../peer-table.js';
 
 export const BASE_PORT = 9000;
 
@@ -109,9 +111,13 @@ export function parseCli(argv: string[]): CliOptions {
   if (typeof logLevel === 'string' && !LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const config = resolveConfig(overrides as Partial<NodeConfig>);
+  // An unknown strategy is a usage error now, not a crash once the node runs.
+  membershipFactoryOf(config.membership);
+  broadcastFactoryOf(config.router);
   return {
     command: 'node',
-    config: resolveConfig(overrides as Partial<NodeConfig>),
+    config,
     json: values.json === true,
     logLevel: typeof logLevel === 'string' ? logLevel : undefined,
     logFile: typeof values['log-file'] === 'string' ? values['log-file'] : undefined,

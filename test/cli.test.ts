@@ -236,6 +236,11 @@ describe('p2pchat usage', () => {
     [['--log-level', 'loud'], /--log-level/],
     [['--json', '--port'], /--port/],
     [['12', '13'], /13/],
+    // Names inherited by every object are no strategies.
+    [['7', '--membership', 'toString'], /unknown membership 'toString'/],
+    [['--membership', 'constructor'], /unknown membership 'constructor'/],
+    [['--router', 'toString'], /unknown router 'toString'/],
+    [['--router', 'hasOwnProperty'], /unknown router 'hasOwnProperty'/],
   ])('refuses %j with exit 2 and one line', async (args, problem) => {
     const cli = await runCli(args);
     expect(cli.exit).toEqual({ code: 2, signal: null });
@@ -246,6 +251,20 @@ describe('p2pchat usage', () => {
     expect(second).toMatch(/--help/);
     expect(more).toEqual([]);
     expect(cli.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it.each([
+    [['--membership', 'toString'], /unknown --membership 'toString'/],
+    [['--router', 'flood,constructor'], /unknown --router 'constructor'/],
+  ])('lab refuses %j with exit 2 and one line', async (args, problem) => {
+    const cli = await runCli(['lab', ...args]);
+    expect(cli.exit).toEqual({ code: 2, signal: null });
+    expect(cli.lines).toEqual([]);
+    const [first, second, ...more] = cli.stderr.trimEnd().split('\n');
+    expect(first).toMatch(/^p2pchat lab: /);
+    expect(first).toMatch(problem);
+    expect(second).toMatch(/--help/);
+    expect(more).toEqual([]);
   });
 
   it('--help prints the usage with the flags and exits 0', async () => {
