@@ -316,6 +316,28 @@ describe('p2pchat interactive, stdin a pipe', () => {
     await bob.cli.waitForEvent('peer-down', (e) => e.reason === 'leave');
   });
 
+  it('shows what a peer sends without its control characters, one line per message', async () => {
+    const alice = startCli(['--port', '0', '--name', 'alice']);
+    const ready = await alice.waitForLine((line) => line.startsWith('* you are alice'), 'the welcome line');
+    const port = /at 127\.0\.0\.1:(\d+);/.exec(ready)?.[1];
+    // A name that clears the screen, and a text that moves up a line (ESC, then NEL, the C1 newline)
+    // and fakes alice. A CR would end the line on bob's own stdin.
+    const bob = await startNode(['--name', 'bob\x1b[2J\u202e', '--seed', `127.0.0.1:${port}`]);
+    await bob.cli.waitForEvent('peer-up');
+    bob.cli.send('hi\x1b[1A\u0085[#lobby] alice: my key is hunter2\u009b2J\u2066 end');
+    const shown = await alice.waitForLine((line) => line.includes('hunter2'), 'the message');
+    expect(shown).toMatch(
+      /^\[#lobby\] bob\ufffd\[2J\ufffd: hi\ufffd\[1A\ufffd\[#lobby\] alice: my key is hunter2/,
+    );
+    expect(shown).toMatch(/\ufffd2J\ufffd end {2}\(1 hop\)$/);
+    alice.endInput();
+    await alice.waitForExit();
+    for (const line of alice.lines) {
+      // eslint-disable-next-line no-control-regex -- no control may reach the terminal
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    }
+  });
+
   it('a line and the end of input typed while the node starts are not lost', async () => {
     const dir = await tempDir();
     try {
