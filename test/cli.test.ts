@@ -4,7 +4,7 @@
  * `--port 0` and the `ready` event, except for the `p2pchat N` shorthand, which has fixed ones.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -187,7 +187,7 @@ describe('p2pchat --json', () => {
     expect(bob.cli.events.filter((e) => e.event === 'peer-up')).toEqual([]);
   });
 
-  it('keeps the identity in --data-dir with mode 0600 and refuses a garbage key', async () => {
+  it('keeps the identity in --data-dir with mode 0600, refuses it open to others, and refuses a garbage key', async () => {
     const dir = await tempDir();
     try {
       const first = await startNode(['--data-dir', dir]);
@@ -198,6 +198,15 @@ describe('p2pchat --json', () => {
       expect(second.self.id).toBe(first.self.id);
       second.cli.kill('SIGTERM');
       await second.cli.waitForExit();
+
+      if (process.platform !== 'win32') {
+        await chmod(join(dir, 'identity.pem'), 0o644);
+        const exposed = startCli(['--json', '--port', '0', '--data-dir', dir]);
+        expect((await exposed.waitForExit()).code).toBe(1);
+        expect(exposed.lines).toEqual([]);
+        expectOneLine(exposed.stderr, /identity\.pem is open to other users \(mode 0644\); run chmod 600/);
+        await chmod(join(dir, 'identity.pem'), 0o600);
+      }
 
       await writeFile(join(dir, 'identity.pem'), 'not a key\n');
       const bad = startCli(['--json', '--port', '0', '--data-dir', dir]);
