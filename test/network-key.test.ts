@@ -10,6 +10,8 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAll, runCli, startCli, type CliProcess, type JsonEvent } from './helpers/cli-process.js';
+import { resolveNetworkKey } from '../cli/network-key.js';
+import { childEnv, configFlags } from '../lab/process-cluster.js';
 
 afterEach(() => killAll());
 
@@ -70,6 +72,52 @@ function childrenOf(pid: number): number[] {
   }
   return children;
 }
+
+describe('where the key comes from', () => {
+  const usage = (message: string): Error => new Error(`usage: ${message}`);
+  const KEY = 'a'.repeat(64);
+
+  it('the file first, then the flag, then P2PCHAT_NETWORK_KEY; none is an open mesh', async () => {
+    const { path, key } = await keygen(await tempDir());
+    const env = { P2PCHAT_NETWORK_KEY: KEY };
+    expect(resolveNetworkKey({ file: path, flag: undefined, env }, usage)).toEqual({ key, warnings: [] });
+    expect(resolveNetworkKey({ file: undefined, flag: undefined, env }, usage)).toEqual({
+      key: KEY,
+      warnings: [],
+    });
+    expect(resolveNetworkKey({ file: undefined, flag: undefined, env: {} }, usage)).toEqual({
+      key: undefined,
+      warnings: [],
+    });
+    const flagged = resolveNetworkKey({ file: undefined, flag: `${KEY}b`, env }, usage);
+    expect(flagged.key).toBe(`${KEY}b`);
+    expect(flagged.warnings).toEqual([expect.stringMatching(/^--network-key is deprecated: .* ps/)]);
+    expect(() => resolveNetworkKey({ file: path, flag: KEY, env }, usage)).toThrow(/usage: .*not both/);
+    expect(() => resolveNetworkKey({ file: undefined, flag: '', env }, usage)).toThrow(/usage: .*empty/);
+  });
+
+  it('warns below 16 characters, from any source, and never quotes the key', () => {
+    const short = resolveNetworkKey(
+      { file: undefined, flag: undefined, env: { P2PCHAT_NETWORK_KEY: 'x'.repeat(15) } },
+      usage,
+    );
+    expect(short.warnings).toEqual([expect.stringMatching(/only 15 characters: .*offline/)]);
+    expect(short.warnings.join()).not.toContain('x'.repeat(15));
+    const enough = resolveNetworkKey(
+      { file: undefined, flag: undefined, env: { P2PCHAT_NETWORK_KEY: 'x'.repeat(16) } },
+      usage,
+    );
+    expect(enough.warnings).toEqual([]);
+  });
+
+  it('the lab gives a child process every setting as a flag but the key, which goes in its environment', () => {
+    const config = { activeSize: 4, membership: 'cyclon', networkKey: KEY };
+    expect(configFlags(config)).toEqual(['--active-size', '4', '--membership', 'cyclon']);
+    expect(childEnv(config, { PATH: '/bin' })).toEqual({ PATH: '/bin', P2PCHAT_NETWORK_KEY: KEY });
+    // An open mesh's children get no key, even one the lab's own environment had.
+    expect(childEnv({ activeSize: 4 }, { PATH: '/bin', P2PCHAT_NETWORK_KEY: KEY })).toEqual({ PATH: '/bin' });
+  });
+});
 
 describe('p2pchat keygen', () => {
   it('writes 32 random bytes as hex to a new 0600 file, and never replaces one', async () => {
