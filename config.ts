@@ -26,7 +26,12 @@ export interface NodeConfig {
   dataDir: string | undefined;
   /** The mesh's free name; nodes of another network refuse the handshake. @default 'default' */
   network: string;
-  /** Passphrase of a private mesh; every handshake proves knowledge of it. @default undefined */
+  /**
+   * Passphrase of a private mesh; every handshake proves knowledge of it. A recorded handshake
+   * lets anyone test guesses offline, so use a random one (`p2pchat keygen`: 64 hex characters).
+   * The CLI reads it from `--network-key-file` or `P2PCHAT_NETWORK_KEY` (`--network-key` is
+   * deprecated: every user sees it in `ps`). @default undefined
+   */
   networkKey: string | undefined;
   /** Contacts to join through, tried in order. @default [] */
   seeds: Address[];

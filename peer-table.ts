@@ -43,16 +43,25 @@ export function isMembershipKind(kind: EnvelopeKind): kind is MembershipKind {
   return MEMBERSHIP_KINDS.has(kind);
 }
 
+/**
+ * The factory registered under `name`. Own keys only: `toString` or `constructor`, inherited by
+ * every object, are unknown names like any other. An unknown name is a ConfigError listing the
+ * known ones.
+ */
+export function membershipFactoryOf(name: string): MembershipFactory {
+  const factory = Object.hasOwn(MEMBERSHIP_STRATEGIES, name) ? MEMBERSHIP_STRATEGIES[name] : undefined;
+  if (!factory) {
+    const known = Object.keys(MEMBERSHIP_STRATEGIES).join(', ');
+    throw new ConfigError(`unknown membership '${name}' (known: ${known})`);
+  }
+  return factory;
+}
+
 export class PeerTable {
   readonly strategy: MembershipStrategy;
 
   constructor(context: MembershipContext) {
-    const factory = MEMBERSHIP_STRATEGIES[context.config.membership];
-    if (!factory) {
-      const known = Object.keys(MEMBERSHIP_STRATEGIES).join(', ');
-      throw new ConfigError(`unknown membership '${context.config.membership}' (known: ${known})`);
-    }
-    this.strategy = factory(context);
+    this.strategy = membershipFactoryOf(context.config.membership)(context);
   }
 
   /** Hands a membership envelope to the strategy. */

@@ -14,12 +14,20 @@ export const BROADCAST_STRATEGIES: Readonly<Record<string, BroadcastFactory>> = 
   plumtree: createPlumtree,
 });
 
-/** Builds the named strategy; an unknown name is a ConfigError listing the known ones. */
-export function createBroadcastStrategy(name: string, context: BroadcastContext): BroadcastStrategy {
+/**
+ * The factory registered under `name`, own keys only (`toString` is no strategy); an unknown
+ * name is a ConfigError listing the known ones.
+ */
+export function broadcastFactoryOf(name: string): BroadcastFactory {
   const factory = Object.hasOwn(BROADCAST_STRATEGIES, name) ? BROADCAST_STRATEGIES[name] : undefined;
   if (!factory) {
     const known = Object.keys(BROADCAST_STRATEGIES).join(', ');
     throw new ConfigError(`unknown router '${name}' (known: ${known})`);
   }
-  return factory(context);
+  return factory;
+}
+
+/** Builds the named strategy; an unknown name is a ConfigError listing the known ones. */
+export function createBroadcastStrategy(name: string, context: BroadcastContext): BroadcastStrategy {
+  return broadcastFactoryOf(name)(context);
 }

@@ -12,17 +12,22 @@ import {
   type Address,
   type NodeConfig,
 } from '../config.js';
+import { broadcastFactoryOf } from '../broadcast/registry.js';
+import { membershipFactoryOf } from '../peer-table.js';
+import { resolveNetworkKey } from './network-key.js';
 
 export const BASE_PORT = 9000;
 
 export interface CliOptions {
-  command: 'node' | 'lab' | 'help' | 'version';
+  command: 'node' | 'lab' | 'keygen' | 'help' | 'version';
   config: NodeConfig;
   json: boolean;
   logLevel: string | undefined;
   logFile: string | undefined;
-  /** The rest of the arguments, for subcommands with flags of their own (lab). */
+  /** The rest of the arguments, for subcommands with flags of their own (lab, keygen). */
   rest: string[];
+  /** Problems worth a warning once the logger runs (a weak or exposed network key). */
+  warnings: string[];
 }
 
 export class UsageError extends Error {
@@ -33,8 +38,11 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 /** Settings whose flag is not simply the kebab-case of the key. */
 const ALIASES: Readonly<Record<string, keyof NodeConfig>> = { 'shuffle-ms': 'shuffleIntervalMs' };
-/** Settings set by the CLI's own flags, not by their derived flag. */
-const NOT_FLAGS = new Set<keyof NodeConfig>(['seeds', 'announce']);
+/**
+ * Settings set by the CLI's own flags, not by their derived flag. The network key has three
+ * sources (network-key.ts), and the lab hands it to its children in the environment, never as a flag.
+ */
+const NOT_FLAGS = new Set<keyof NodeConfig>(['seeds', 'announce', 'networkKey']);
 
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -63,23 +71,19 @@ export function parseValue(key: keyof NodeConfig, flag: string, text: string): u
   return text;
 }
 
-/** Parses argv (without node and script); throws UsageError or ConfigError with one clear line. */
-export function parseCli(argv: string[]): CliOptions {
+/**
+ * Parses argv (without node and script); throws UsageError or ConfigError with one clear line,
+ * NetworkKeyError for a key file that cannot be used. `env` may hold the network key.
+ */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
   const [first, ...afterFirst] = argv;
-  if (first === 'lab') {
-    return {
-      command: 'lab',
-      config: resolveConfig(),
-      json: false,
-      logLevel: undefined,
-      logFile: undefined,
-      rest: afterFirst,
-    };
-  }
+  if (first === 'lab' || first === 'keygen') return { ...blank(first), rest: afterFirst };
   const settings = settingFlags();
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
     seed: { type: 'string', multiple: true },
     announce: { type: 'string' },
+    'network-key': { type: 'string' },
+    'network-key-file': { type: 'string' },
     json: { type: 'boolean' },
     'log-level': { type: 'string' },
     'log-file': { type: 'string' },
@@ -109,14 +113,32 @@ export function parseCli(argv: string[]): CliOptions {
   if (typeof logLevel === 'string' && !LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const networkKey = resolveNetworkKey(
+    {
+      file: stringValue(values['network-key-file']),
+      flag: stringValue(values['network-key']),
+      env,
+    },
+    (message) => new UsageError(message),
+  );
+  overrides.networkKey = networkKey.key;
+  const config = resolveConfig(overrides as Partial<NodeConfig>);
+  // An unknown strategy is a usage error now, not a crash once the node runs.
+  membershipFactoryOf(config.membership);
+  broadcastFactoryOf(config.router);
   return {
     command: 'node',
-    config: resolveConfig(overrides as Partial<NodeConfig>),
+    config,
     json: values.json === true,
     logLevel: typeof logLevel === 'string' ? logLevel : undefined,
-    logFile: typeof values['log-file'] === 'string' ? values['log-file'] : undefined,
+    logFile: stringValue(values['log-file']),
     rest: [],
+    warnings: networkKey.warnings,
   };
+}
+
+function stringValue(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Parses a HOST:PORT flag; the error names the flag, so a bad one of many seeds is found. */
@@ -140,6 +162,14 @@ function applyShorthand(positionals: string[], overrides: Record<string, unknown
   overrides.name = `peer-${n}`;
 }
 
-function blank(command: 'help' | 'version'): CliOptions {
-  return { command, config: resolveConfig(), json: false, logLevel: undefined, logFile: undefined, rest: [] };
+function blank(command: 'lab' | 'keygen' | 'help' | 'version'): CliOptions {
+  return {
+    command,
+    config: resolveConfig(),
+    json: false,
+    logLevel: undefined,
+    logFile: undefined,
+    rest: [],
+    warnings: [],
+  };
 }

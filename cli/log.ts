@@ -5,6 +5,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { CliOptions } from './args.js';
+import { forTerminal } from './sanitize.js';
 import type { Screen } from './screen.js';
 
 const LEVEL_NAMES: Record<number, string> = {
@@ -16,26 +17,30 @@ const LEVEL_NAMES: Record<number, string> = {
   60: 'fatal',
 };
 
+/**
+ * One pino JSON line in the short human form of the screen. Fields may carry what a peer sent
+ * (the reason of its ProtocolError, its name or address), so the line is cleaned for the terminal.
+ */
+export function screenLineOf(line: string): string {
+  try {
+    const record = JSON.parse(line) as {
+      level: number;
+      msg?: string;
+      peer?: string;
+      reason?: string;
+      address?: string;
+    };
+    const context = [record.peer, record.address, record.reason].filter(Boolean).join(' ');
+    return forTerminal(
+      `(${LEVEL_NAMES[record.level] ?? record.level}) ${record.msg ?? ''}${context ? ` [${context}]` : ''}`,
+    );
+  } catch {
+    return forTerminal(line.trimEnd());
+  }
+}
+
 function screenStream(screen: Screen): DestinationStream {
-  return {
-    write(line: string): void {
-      try {
-        const record = JSON.parse(line) as {
-          level: number;
-          msg?: string;
-          peer?: string;
-          reason?: string;
-          address?: string;
-        };
-        const context = [record.peer, record.address, record.reason].filter(Boolean).join(' ');
-        screen.print(
-          `(${LEVEL_NAMES[record.level] ?? record.level}) ${record.msg ?? ''}${context ? ` [${context}]` : ''}`,
-        );
-      } catch {
-        screen.print(line.trimEnd());
-      }
-    },
-  };
+  return { write: (line: string): void => screen.print(screenLineOf(line)) };
 }
 
 export function createCliLogger(options: CliOptions, screen: Screen | undefined): Logger {

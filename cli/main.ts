@@ -9,6 +9,7 @@ import { ConfigError } from '../config.js';
 import { IdentityError } from '../crypto/identity-store.js';
 import { Node } from '../node.js';
 import { parseCli, settingFlags, UsageError, type CliOptions } from './args.js';
+import { NetworkKeyError } from './network-key.js';
 import { ChatSession, HELP } from './commands.js';
 import { createCliLogger } from './log.js';
 import { JsonOutput, TerminalOutput, type ChatOutput } from './output.js';
@@ -16,6 +17,7 @@ import { Screen } from './screen.js';
 
 const USAGE = `usage: p2pchat [N] [flags]        run a chat node (N: listen on 127.0.0.1:(9000+N) as peer-N)
        p2pchat lab [lab flags]     run a mesh of many nodes and measure it (p2pchat lab --help)
+       p2pchat keygen --out FILE   make a random network key for --network-key-file
 
 flags:
   --host HOST              address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
@@ -25,7 +27,9 @@ flags:
   --name NAME              display name (default peer-N or peer-<id>)
   --data-dir DIR           keep the identity here, so the id survives restarts
   --network NAME           mesh name; nodes of other networks are refused (default "default")
-  --network-key PASSPHRASE private mesh: every handshake proves this passphrase
+  --network-key-file FILE  private mesh: every handshake proves the key in FILE (made by
+                           p2pchat keygen; mode 0600); or the key in env P2PCHAT_NETWORK_KEY
+  --network-key KEY        deprecated: the same, but visible to every user in ps
   --json                   machine mode: JSON events on stdout, commands on stdin
   --log-level LEVEL        trace, debug, info, warn, error, fatal, silent
   --log-file FILE          write logs there instead of stderr
@@ -63,6 +67,7 @@ async function runNode(options: CliOptions): Promise<void> {
       )
     : new JsonOutput((line) => process.stdout.write(`${line}\n`));
   const logger = createCliLogger(options, screen);
+  for (const warning of options.warnings) logger.warn(warning);
   const node = new Node(options.config, { logger });
   let quitting = false;
   const quit = (): void => {
@@ -111,10 +116,18 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(`p2pchat: ${err.message}\ntry 'p2pchat --help'\n`);
       process.exit(2);
     }
+    if (err instanceof NetworkKeyError) {
+      process.stderr.write(`p2pchat: ${err.message}\n`);
+      process.exit(1);
+    }
     throw err;
   }
   if (options.command === 'help') return void process.stdout.write(usageText());
   if (options.command === 'version') return void process.stdout.write(`${packageVersion()}\n`);
+  if (options.command === 'keygen') {
+    const { runKeygen } = await import('./keygen.js');
+    process.exit(await runKeygen(options.rest));
+  }
   if (options.command === 'lab') {
     const { runLabCli } = await import('../lab/cli.js');
     process.exit(await runLabCli(options.rest));

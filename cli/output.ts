@@ -8,6 +8,7 @@ import type { NodeInfo } from '../proto/messages.js';
 import type { DeliveredMessage, ReceiptEvent } from '../router.js';
 import type { PeerSummary, SentEvent } from '../node.js';
 import type { PeerDownReason } from '../membership/strategy.js';
+import { escapeJsonControls, forTerminal as t } from './sanitize.js';
 
 export interface ChatOutput {
   ready(self: PeerSummary): void;
@@ -30,7 +31,7 @@ export class JsonOutput implements ChatOutput {
   constructor(private readonly write: (line: string) => void) {}
 
   #emit(event: string, fields: object): void {
-    this.write(JSON.stringify({ event, ...fields }));
+    this.write(escapeJsonControls(JSON.stringify({ event, ...fields })));
   }
 
   ready = (self: PeerSummary): void => this.#emit('ready', summary(self));
@@ -58,6 +59,10 @@ export class JsonOutput implements ChatOutput {
   info = (): void => undefined;
 }
 
+/**
+ * Every field that may come from another node (names, texts, rooms, hosts, ids) goes through
+ * `forTerminal` (imported as `t`): one line, no control character.
+ */
 export class TerminalOutput implements ChatOutput {
   constructor(
     private readonly print: (line: string) => void,
@@ -67,26 +72,28 @@ export class TerminalOutput implements ChatOutput {
 
   #who(id: string): string {
     const name = this.nameOf(id);
-    return name ? `${name} (${id.slice(0, 8)})` : id.slice(0, 8);
+    return name ? `${t(name)} (${t(id.slice(0, 8))})` : t(id.slice(0, 8));
   }
 
   ready = (self: PeerSummary): void =>
-    this.print(`* you are ${self.name} (${self.id}) at ${self.host}:${self.port}; type /help for commands`);
+    this.print(
+      `* you are ${t(self.name)} (${self.id}) at ${t(self.host)}:${self.port}; type /help for commands`,
+    );
   peerUp = (peer: PeerSummary): void =>
-    this.print(`* ${peer.name} (${peer.id.slice(0, 8)}) joined your neighbours`);
+    this.print(`* ${t(peer.name)} (${t(peer.id.slice(0, 8))}) joined your neighbours`);
   peerDown = (event: { id: string; reason: PeerDownReason }): void =>
     this.print(`* ${this.#who(event.id)} left your neighbours (${event.reason})`);
   sent = (): void => undefined;
   message = (m: DeliveredMessage): void => {
-    const where = m.to ? 'to you' : `#${m.room ?? 'lobby'}`;
-    this.print(`[${where}] ${m.from.name}: ${m.text}  (${m.hops} hop${m.hops === 1 ? '' : 's'})`);
+    const where = m.to ? 'to you' : `#${t(m.room ?? 'lobby')}`;
+    this.print(`[${where}] ${t(m.from.name)}: ${t(m.text)}  (${m.hops} hop${m.hops === 1 ? '' : 's'})`);
   };
   receipt = (event: ReceiptEvent): void =>
-    this.print(`* delivered to ${event.from.name}, ${event.hops} hop${event.hops === 1 ? '' : 's'}`);
+    this.print(`* delivered to ${t(event.from.name)}, ${event.hops} hop${event.hops === 1 ? '' : 's'}`);
   receiptMissing = (event: { messageId: string; to: string }): void =>
-    this.print(`* no receipt from ${this.#who(event.to)} for message ${event.messageId}`);
+    this.print(`* no receipt from ${this.#who(event.to)} for message ${t(event.messageId)}`);
   peers = (views: Views): void => {
-    const line = (p: NodeInfo): string => `  ${p.id}  ${p.name.padEnd(16)} ${p.host}:${p.port}`;
+    const line = (p: NodeInfo): string => `  ${t(p.id)}  ${t(p.name).padEnd(16)} ${t(p.host)}:${p.port}`;
     this.print(
       [
         `active (${views.active.length}):`,
@@ -100,9 +107,11 @@ export class TerminalOutput implements ChatOutput {
     this.print(
       Object.entries(counters)
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([key, value]) => `  ${key} = ${value}`)
+        .map(([key, value]) => `  ${t(key)} = ${value}`)
         .join('\n'),
     );
-  error = (message: string): void => this.print(`! ${message}`);
-  info = (text: string): void => this.print(text);
+  /** An error may quote peer names (an ambiguous /msg target lists the candidates). */
+  error = (message: string): void => this.print(`! ${t(message)}`);
+  /** Notes are the node's own text, but may quote what the user typed: cleaned line by line. */
+  info = (text: string): void => this.print(text.split('\n').map(t).join('\n'));
 }

@@ -10,6 +10,7 @@ import { ConfigError, resolveConfig, type NodeConfig } from '../config.js';
 import { MEMBERSHIP_STRATEGIES } from '../peer-table.js';
 import { BROADCAST_STRATEGIES } from '../broadcast/registry.js';
 import { parseValue, settingFlags } from '../cli/args.js';
+import { NetworkKeyError, resolveNetworkKey } from '../cli/network-key.js';
 import { cryptoRandom } from '../utils/random.js';
 import type { LinkSecurityName } from '../link/link-security.js';
 import type { Cluster, TransportName } from './cluster.js';
@@ -47,6 +48,9 @@ kills a fraction of the nodes, measures again at once and after healing, and wri
   --join-stagger-ms MS    pause between two joins (default 20)
   --delivery-timeout-ms MS  how long a phase waits for its messages (default 10000)
   --converge-timeout-ms MS  how long settle and heal wait at most (default 60000)
+  --network-key-file FILE a private mesh: every node gets the key in FILE (p2pchat keygen), or
+                          the key in env P2PCHAT_NETWORK_KEY; children get it in their
+                          environment, and the report says only "keyed": true
   and every node setting: --active-size, --passive-size, --shuffle-ms, --ttl, ... (see p2pchat --help)
 `;
 
@@ -65,7 +69,12 @@ interface LabFlags {
   joinStaggerMs: number;
   deliveryTimeoutMs: number;
   convergeTimeoutMs: number;
+  /** Node settings, without the network key: this is what the report shows. */
   config: Partial<NodeConfig>;
+  /** The mesh's network key, kept apart from `config` so that no report can contain it. */
+  networkKey: string | undefined;
+  /** A weak or exposed network key, to print as warnings. */
+  warnings: string[];
 }
 
 class LabUsageError extends Error {}
@@ -123,6 +132,8 @@ const LAB_OPTIONS = {
   'join-stagger-ms': { type: 'string' },
   'delivery-timeout-ms': { type: 'string' },
   'converge-timeout-ms': { type: 'string' },
+  'network-key': { type: 'string' },
+  'network-key-file': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -139,7 +150,8 @@ function nodeSettings(values: Record<string, unknown>): Partial<NodeConfig> {
   return config as Partial<NodeConfig>;
 }
 
-export function parseLabFlags(argv: string[]): LabFlags | 'help' {
+/** Throws LabUsageError or ConfigError for a usage error, NetworkKeyError for a bad key file. */
+export function parseLabFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): LabFlags | 'help' {
   const options: Record<string, { type: 'string' | 'boolean' }> = { ...LAB_OPTIONS };
   for (const { flag } of settingFlags()) options[flag] ??= { type: 'string' };
   let values: Record<string, unknown>;
@@ -173,6 +185,14 @@ export function parseLabFlags(argv: string[]): LabFlags | 'help' {
           churnPerSecond: intFlag(values, 'churn', 0),
           churnMs: intFlag(values, 'churn-ms', 10_000, 1),
         });
+  const { key: networkKey, warnings } = resolveNetworkKey(
+    {
+      file: typeof values['network-key-file'] === 'string' ? values['network-key-file'] : undefined,
+      flag: typeof values['network-key'] === 'string' ? values['network-key'] : undefined,
+      env,
+    },
+    (message) => new LabUsageError(message),
+  );
   return {
     nodes,
     transport: transport as TransportName,
@@ -189,6 +209,8 @@ export function parseLabFlags(argv: string[]): LabFlags | 'help' {
     deliveryTimeoutMs: intFlag(values, 'delivery-timeout-ms', 10_000, 1),
     convergeTimeoutMs: intFlag(values, 'converge-timeout-ms', 60_000, 1),
     config: nodeSettings(values),
+    networkKey,
+    warnings,
   };
 }
 
@@ -222,7 +244,7 @@ export async function runLab(flags: LabFlags, progress: (line: string) => void):
       const driver: Driver = flags.clock === 'sim' ? new SimDriver() : new RealDriver();
       const recorder = new Recorder();
       const config = { ...flags.config, membership, router };
-      const cluster = await makeCluster(flags, driver, recorder, config);
+      const cluster = await makeCluster(flags, driver, recorder, { ...config, networkKey: flags.networkKey });
       try {
         const run = new LabRun(cluster, recorder, {
           membership,
@@ -254,6 +276,7 @@ export async function runLab(flags: LabFlags, progress: (line: string) => void):
     direct: flags.direct,
     steps: JSON.stringify(flags.steps),
   };
+  if (flags.networkKey !== undefined) config.keyed = true;
   for (const [key, value] of Object.entries(flags.config)) {
     if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
       config[key] = value;
@@ -282,6 +305,10 @@ export async function runLabCli(argv: string[]): Promise<number> {
       process.stderr.write(`p2pchat lab: ${(err as Error).message}\ntry 'p2pchat lab --help'\n`);
       return 2;
     }
+    if (err instanceof NetworkKeyError) {
+      process.stderr.write(`p2pchat lab: ${err.message}\n`);
+      return 1;
+    }
     throw err;
   }
   if (flags === 'help') {
@@ -289,6 +316,7 @@ export async function runLabCli(argv: string[]): Promise<number> {
     return 0;
   }
   const progress = (line: string): void => void process.stderr.write(`[lab] ${line}\n`);
+  for (const warning of flags.warnings) progress(`warning: ${warning}`);
   progress(`seed ${flags.seed} (replay with --random-seed ${flags.seed})`);
   const report = await runLab(flags, progress);
   const written = await writeReportFiles(flags.out, report);

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { NodeConfig } from '../config.js';
 import { formatAddress } from '../config.js';
 import { kebab } from '../cli/args.js';
+import { NETWORK_KEY_ENV } from '../cli/network-key.js';
 import type { Cluster, ClusterOptions, LabNode } from './cluster.js';
 import type { Driver } from './driver.js';
 
@@ -29,15 +30,33 @@ interface Child extends LabNode {
   waiters: Array<{ kind: string; resolve: (event: JsonEvent) => void }>;
 }
 
-/** `{activeSize: 5}` -> `['--active-size', '5']`. */
+/**
+ * `{activeSize: 5}` -> `['--active-size', '5']`. Never the network key: a command line is
+ * readable by every user of the machine (`ps`); it goes in the environment (`childEnv`).
+ */
 export function configFlags(config: Partial<NodeConfig>): string[] {
   const flags: string[] = [];
   for (const [key, value] of Object.entries(config)) {
+    if (key === 'networkKey') continue;
     if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') {
       flags.push(`--${kebab(key)}`, String(value));
     }
   }
   return flags;
+}
+
+/**
+ * A child's environment: this process's, with the mesh's network key in P2PCHAT_NETWORK_KEY
+ * (readable only by this user, in /proc/PID/environ), or without one for an open mesh.
+ */
+export function childEnv(
+  config: Partial<NodeConfig>,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const childEnvironment = { ...env };
+  delete childEnvironment[NETWORK_KEY_ENV];
+  if (config.networkKey !== undefined) childEnvironment[NETWORK_KEY_ENV] = config.networkKey;
+  return childEnvironment;
 }
 
 export class ProcessCluster implements Cluster {
@@ -60,7 +79,10 @@ export class ProcessCluster implements Cluster {
     const args = [CLI, '--json', '--port', '0', '--name', `lab-${index}`, '--log-level', 'warn'];
     if (seed) args.push('--seed', formatAddress({ host: '127.0.0.1', port: seed.port }));
     args.push(...configFlags(this.#options.config));
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: childEnv(this.#options.config),
+    });
     const entry: Child = { index, id: '', alive: true, process: child, port: 0, waiters: [] };
     const ready = this.#next(entry, 'ready');
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) =>

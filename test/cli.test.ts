@@ -4,7 +4,7 @@
  * `--port 0` and the `ready` event, except for the `p2pchat N` shorthand, which has fixed ones.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -187,7 +187,7 @@ describe('p2pchat --json', () => {
     expect(bob.cli.events.filter((e) => e.event === 'peer-up')).toEqual([]);
   });
 
-  it('keeps the identity in --data-dir with mode 0600 and refuses a garbage key', async () => {
+  it('keeps the identity in --data-dir with mode 0600, refuses it open to others, and refuses a garbage key', async () => {
     const dir = await tempDir();
     try {
       const first = await startNode(['--data-dir', dir]);
@@ -198,6 +198,15 @@ describe('p2pchat --json', () => {
       expect(second.self.id).toBe(first.self.id);
       second.cli.kill('SIGTERM');
       await second.cli.waitForExit();
+
+      if (process.platform !== 'win32') {
+        await chmod(join(dir, 'identity.pem'), 0o644);
+        const exposed = startCli(['--json', '--port', '0', '--data-dir', dir]);
+        expect((await exposed.waitForExit()).code).toBe(1);
+        expect(exposed.lines).toEqual([]);
+        expectOneLine(exposed.stderr, /identity\.pem is open to other users \(mode 0644\); run chmod 600/);
+        await chmod(join(dir, 'identity.pem'), 0o600);
+      }
 
       await writeFile(join(dir, 'identity.pem'), 'not a key\n');
       const bad = startCli(['--json', '--port', '0', '--data-dir', dir]);
@@ -236,6 +245,11 @@ describe('p2pchat usage', () => {
     [['--log-level', 'loud'], /--log-level/],
     [['--json', '--port'], /--port/],
     [['12', '13'], /13/],
+    // Names inherited by every object are no strategies.
+    [['7', '--membership', 'toString'], /unknown membership 'toString'/],
+    [['--membership', 'constructor'], /unknown membership 'constructor'/],
+    [['--router', 'toString'], /unknown router 'toString'/],
+    [['--router', 'hasOwnProperty'], /unknown router 'hasOwnProperty'/],
   ])('refuses %j with exit 2 and one line', async (args, problem) => {
     const cli = await runCli(args);
     expect(cli.exit).toEqual({ code: 2, signal: null });
@@ -246,6 +260,20 @@ describe('p2pchat usage', () => {
     expect(second).toMatch(/--help/);
     expect(more).toEqual([]);
     expect(cli.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it.each([
+    [['--membership', 'toString'], /unknown --membership 'toString'/],
+    [['--router', 'flood,constructor'], /unknown --router 'constructor'/],
+  ])('lab refuses %j with exit 2 and one line', async (args, problem) => {
+    const cli = await runCli(['lab', ...args]);
+    expect(cli.exit).toEqual({ code: 2, signal: null });
+    expect(cli.lines).toEqual([]);
+    const [first, second, ...more] = cli.stderr.trimEnd().split('\n');
+    expect(first).toMatch(/^p2pchat lab: /);
+    expect(first).toMatch(problem);
+    expect(second).toMatch(/--help/);
+    expect(more).toEqual([]);
   });
 
   it('--help prints the usage with the flags and exits 0', async () => {
@@ -295,6 +323,28 @@ describe('p2pchat interactive, stdin a pipe', () => {
     alice.endInput();
     expect(await alice.waitForExit()).toEqual({ code: 0, signal: null });
     await bob.cli.waitForEvent('peer-down', (e) => e.reason === 'leave');
+  });
+
+  it('shows what a peer sends without its control characters, one line per message', async () => {
+    const alice = startCli(['--port', '0', '--name', 'alice']);
+    const ready = await alice.waitForLine((line) => line.startsWith('* you are alice'), 'the welcome line');
+    const port = /at 127\.0\.0\.1:(\d+);/.exec(ready)?.[1];
+    // A name that clears the screen, and a text that moves up a line (ESC, then NEL, the C1 newline)
+    // and fakes alice. A CR would end the line on bob's own stdin.
+    const bob = await startNode(['--name', 'bob\x1b[2J\u202e', '--seed', `127.0.0.1:${port}`]);
+    await bob.cli.waitForEvent('peer-up');
+    bob.cli.send('hi\x1b[1A\u0085[#lobby] alice: my key is hunter2\u009b2J\u2066 end');
+    const shown = await alice.waitForLine((line) => line.includes('hunter2'), 'the message');
+    expect(shown).toMatch(
+      /^\[#lobby\] bob\ufffd\[2J\ufffd: hi\ufffd\[1A\ufffd\[#lobby\] alice: my key is hunter2/,
+    );
+    expect(shown).toMatch(/\ufffd2J\ufffd end {2}\(1 hop\)$/);
+    alice.endInput();
+    await alice.waitForExit();
+    for (const line of alice.lines) {
+      // eslint-disable-next-line no-control-regex -- no control may reach the terminal
+      expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    }
   });
 
   it('a line and the end of input typed while the node starts are not lost', async () => {

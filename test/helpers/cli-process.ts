@@ -41,9 +41,14 @@ export class CliProcess {
   readonly #partial: Record<Stream, string> = { stdout: '', stderr: '' };
   readonly #waiters = new Set<Waiter>();
 
-  constructor(readonly args: string[]) {
+  /** `env`: the child's whole environment (default: this process's). */
+  constructor(
+    readonly args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.child = spawn(process.execPath, [CLI_ENTRY, ...args], {
       cwd: ROOT,
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     running.add(this);
@@ -202,16 +207,17 @@ function parseEvent(line: string): JsonEvent | undefined {
 }
 
 /** Starts `node dist/cli/main.js ...args`; killed by `killAll()`. */
-export function startCli(args: string[]): CliProcess {
-  return new CliProcess(args);
+export function startCli(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
+  return new CliProcess(args, env);
 }
 
 /** Runs the CLI to its exit with stdin closed, for flags that never start a node. */
 export async function runCli(
   args: string[],
   timeoutMs = DEFAULT_TIMEOUT_MS,
+  env?: NodeJS.ProcessEnv,
 ): Promise<CliProcess & { exit: Exit }> {
-  const cli = startCli(args);
+  const cli = startCli(args, env);
   cli.endInput();
   await cli.waitForExit(timeoutMs);
   return cli as CliProcess & { exit: Exit };
