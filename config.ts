@@ -52,6 +52,11 @@ export interface NodeConfig {
   /** A short-lived (non-active) connection closes after this much idle time. @default 5000 */
   shortLivedIdleMs: number;
   /**
+   * A short-lived connection closes this long after it opened, however busy: membership messages
+   * must not keep a link outside the views alive for ever. @default 30000
+   */
+  shortLivedMaxMs: number;
+  /**
    * After we close a link, how long frames the peer sent before it saw the close are still read
    * (a Routed in flight is delivered, not lost); after a refusal nothing more is read. Either
    * way the socket is cut this long after the close if the peer never closes its side. @default 2000
@@ -69,6 +74,20 @@ export interface NodeConfig {
   acceptRatePerSecond: number;
   /** Burst size of the inbound token bucket. @default 200 */
   acceptBurst: number;
+  /**
+   * Connections at once from one IPv4 /24 (loopback exempt unless limitLoopback); an IPv6 /64 is
+   * already one address for `maxConnectionsPerIp`. @default 64
+   */
+  maxConnectionsPerSubnet: number;
+  /** New inbound connections per second from one address (an IPv6 /64), so no one client drains the global bucket. @default 10 */
+  acceptRatePerAddressPerSecond: number;
+  /** Burst of the per-address inbound bucket. @default 20 */
+  acceptBurstPerAddress: number;
+  /**
+   * Of `maxConnections`, slots that inbound connections never take, so that a node saturated by
+   * others can still dial to heal; at most a quarter of `maxConnections` is kept back. @default 32
+   */
+  reservedDialSlots: number;
   /** Hold loopback to the per-IP limits too (tests of the limits use it). @default false */
   limitLoopback: boolean;
   /** Dials in flight at once. @default 32 */
@@ -213,12 +232,17 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   maxMissedPings: 2,
   maxSendQueueBytes: 1024 * 1024,
   shortLivedIdleMs: 5000,
+  shortLivedMaxMs: 30_000,
   linkDrainMs: 2000,
   dialTimeoutMs: 5000,
   maxConnections: 512,
   maxConnectionsPerIp: 16,
   acceptRatePerSecond: 100,
   acceptBurst: 200,
+  maxConnectionsPerSubnet: 64,
+  acceptRatePerAddressPerSecond: 10,
+  acceptBurstPerAddress: 20,
+  reservedDialSlots: 32,
   limitLoopback: false,
   maxPendingDials: 32,
   dialsPerAddressPerMinute: 6,
@@ -274,12 +298,17 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   maxMissedPings: [1, 100],
   maxSendQueueBytes: [65536, 1024 * 1024 * 1024],
   shortLivedIdleMs: [10, 3_600_000],
+  shortLivedMaxMs: [10, 86_400_000],
   linkDrainMs: [10, 600_000],
   dialTimeoutMs: [10, 600_000],
   maxConnections: [1, 100_000],
   maxConnectionsPerIp: [1, 100_000],
   acceptRatePerSecond: [1, 1_000_000],
   acceptBurst: [1, 1_000_000],
+  maxConnectionsPerSubnet: [1, 100_000],
+  acceptRatePerAddressPerSecond: [1, 1_000_000],
+  acceptBurstPerAddress: [1, 1_000_000],
+  reservedDialSlots: [0, 100_000],
   maxPendingDials: [1, 10_000],
   dialsPerAddressPerMinute: [1, 1_000_000],
   dialsPerAddressBurst: [1, 1_000_000],

@@ -140,6 +140,8 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #replaced = new WeakSet<Link>();
   /** Closes links that are not in a data view after `shortLivedIdleMs` without traffic. */
   readonly #idleTimers = new Map<Link, Timer>();
+  /** When each link outside the data views became short-lived, for its absolute lifetime. */
+  readonly #shortLivedSince = new WeakMap<Link, number>();
   /** Per-link budgets: peer-exchange entries, Routed frames. */
   readonly #budgets: LinkBudgets;
   readonly #dialBackoff: DialBackoff;
@@ -383,6 +385,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #onPeerUp(link: PeerLink): void {
     this.#idleTimers.get(link as Link)?.stop();
+    this.#shortLivedSince.delete(link as Link);
     this.#log.info({ peer: link.id, name: link.peer.name }, 'peer up');
     this.emit('peer:up', describeNode(link.peer));
     if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(link);
@@ -457,7 +460,8 @@ export class Node extends EventEmitter<NodeEvents> {
 
   #addLink(connection: Connection, role: 'dialer' | 'listener'): Link {
     const host = connection.remote.host;
-    this.#admission.opened(host);
+    const direction = role === 'dialer' ? 'outbound' : 'inbound';
+    this.#admission.opened(host, direction);
     const link = new Link({
       connection,
       role,
@@ -480,7 +484,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#links.add(link);
     // The slot is held until the socket is gone, not merely closed by us: a refused peer that
     // keeps its socket open still counts against the limits until the link cuts it.
-    void link.disconnected.then(() => this.#admission.closed(host));
+    void link.disconnected.then(() => this.#admission.closed(host, direction));
     return link;
   }
 
@@ -641,7 +645,10 @@ export class Node extends EventEmitter<NodeEvents> {
     return link;
   }
 
-  /** Short-lived connections close after `shortLivedIdleMs` without traffic (section 4). */
+  /**
+   * Short-lived connections close after `shortLivedIdleMs` without traffic (section 4), and in
+   * any case `shortLivedMaxMs` after they opened.
+   */
   #armIdle(link: Link): void {
     let timer = this.#idleTimers.get(link);
     if (!timer) {
@@ -651,7 +658,12 @@ export class Node extends EventEmitter<NodeEvents> {
       });
       this.#idleTimers.set(link, timer);
     }
-    timer.start(this.config.shortLivedIdleMs);
+    // Idle time restarts with every message, the absolute lifetime does not.
+    const now = this.#clock.now();
+    const since = this.#shortLivedSince.get(link) ?? now;
+    this.#shortLivedSince.set(link, since);
+    const lifeLeftMs = this.config.shortLivedMaxMs - (now - since);
+    timer.start(Math.max(0, Math.min(this.config.shortLivedIdleMs, lifeLeftMs)));
   }
 
   #onEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {

@@ -18,6 +18,7 @@ import {
   dialRaw,
   expectOnlyHonestConnections,
   expectStillServing,
+  handshake,
   joinRaw,
   roundTrip,
   within,
@@ -141,5 +142,24 @@ describe('a node is no tool to flood a third party', () => {
       for (const socket of sockets.splice(0)) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe('links outside the views', () => {
+  it('a short-lived link kept busy with membership messages still closes at shortLivedMaxMs', async () => {
+    const line = await attackedLine(mesh, { ...ATTACKED, shortLivedIdleMs: 200, shortLivedMaxMs: 1_000 });
+    const raw = await dialRaw(line.x.node);
+    await handshake(raw);
+    // Never joins; a message every 50 ms, well within the idle time, would keep it open for ever.
+    const chatter = setInterval(() => {
+      if (!raw.isClosed) raw.sendSealed({ shuffleReply: { entries: [] } });
+    }, 50);
+    try {
+      await within(raw.closed, 'x to close the busy short-lived link');
+    } finally {
+      clearInterval(chatter);
+    }
+    expect(line.x.node.stats()['node.drop.static-ignored-shuffleReply']).toBeGreaterThan(5);
+    await expectOnlyHonestConnections(line);
   });
 });
