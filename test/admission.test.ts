@@ -85,11 +85,11 @@ describe('Admission', () => {
 
   it('inbound connections leave reservedDialSlots for the node’s own dials', () => {
     const { admission: a } = admission({
-      maxConnections: 10,
+      maxConnections: 12,
       reservedDialSlots: 3,
       acceptBurstPerAddress: 100,
     });
-    for (let i = 0; i < 7; i++) expect(connect(a, `192.0.2.${i + 1}`)).toBeUndefined();
+    for (let i = 0; i < 9; i++) expect(connect(a, `192.0.2.${i + 1}`)).toBeUndefined();
     expect(connect(a, '192.0.2.50')).toBe('max-connections');
     for (let i = 0; i < 3; i++) {
       expect(a.mayDial()).toBe(true);
