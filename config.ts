@@ -207,6 +207,14 @@ export interface NodeConfig {
   /** Burst of the per-link Routed budget. @default 5000 */
   routedBurst: number;
   /**
+   * Message ids a neighbour may ask for in Graft per second, per link: each may send a whole
+   * cached message back, so a Graft is an amplifier. Over it dropped, twice over closed with LIMIT
+   * and banned. @default 512
+   */
+  graftIdsPerSecond: number;
+  /** Burst of the per-link Graft budget. @default 1024 */
+  graftIdsBurst: number;
+  /**
    * Chat texts one origin may have accepted per second, however many relays carry them: a
    * validly signed spammer is stopped at its first hop. Its own node refuses to send over it, so
    * an honest user learns at once. Receipts are not counted: each answers a text. @default 20
@@ -282,6 +290,8 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   verifySignatures: true,
   routedPerSecond: 1000,
   routedBurst: 5000,
+  graftIdsPerSecond: 512,
+  graftIdsBurst: 1024,
   originTextsPerSecond: 20,
   originTextsBurst: 100,
 });
@@ -343,6 +353,8 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   maxIdsPerMessage: [1, 65536],
   routedPerSecond: [1, 10_000_000],
   routedBurst: [1, 100_000_000],
+  graftIdsPerSecond: [1, 10_000_000],
+  graftIdsBurst: [1, 100_000_000],
   originTextsPerSecond: [1, 10_000_000],
   originTextsBurst: [1, 100_000_000],
   plumtreeCacheSize: [1, 10_000_000],

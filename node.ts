@@ -738,6 +738,7 @@ export class Node extends EventEmitter<NodeEvents> {
       this.#ban('id-list-limit', link.id, link);
       return link.close('LIMIT', `${kind} with more than ${this.config.maxIdsPerMessage} ids`);
     }
+    if (kind === 'graft' && !this.#isWithinBudget(link, 'graft', list.ids.length)) return;
     if (this.#lifecycle.state === 'running') this.#lifecycle.router.onControl(link, kind, list);
   }
 

@@ -6,7 +6,9 @@
  *   which would otherwise let one neighbour rewrite that view many times a second (an eclipse)
  *   while staying under every per-message limit;
  * - Routed frames (`routedPerSecond`, `routedBurst`): each costs a decode, a hash and maybe a
- *   signature check, and a relay is not otherwise bounded in how many it pushes.
+ *   signature check, and a relay is not otherwise bounded in how many it pushes;
+ * - ids asked for in Graft (`graftIdsPerSecond`, `graftIdsBurst`): each may make us send a whole
+ *   cached message back (a 256-id Graft of 4 KiB texts is 1 MiB), so a Graft is an amplifier.
  *
  * Two buckets of the same rate and size: the allowance pays for what is accepted; once it is
  * empty, the overdraft pays for what is dropped. A link that empties both has sent more than
@@ -53,11 +55,16 @@ export class LinkBudget {
 }
 
 /** What a neighbour's traffic is charged to. */
-export type BudgetName = 'exchange' | 'routed';
+export type BudgetName = 'exchange' | 'routed' | 'graft';
 
 type BudgetConfig = Pick<
   NodeConfig,
-  'peerEntriesPerSecond' | 'peerEntriesBurst' | 'routedPerSecond' | 'routedBurst'
+  | 'peerEntriesPerSecond'
+  | 'peerEntriesBurst'
+  | 'routedPerSecond'
+  | 'routedBurst'
+  | 'graftIdsPerSecond'
+  | 'graftIdsBurst'
 >;
 
 /** Every link's budgets, each made on its first use and gone with its link. */
@@ -79,12 +86,21 @@ export class LinkBudgets {
 
   limits(name: BudgetName): { perSecond: number; burst: number; what: string } {
     const { config } = this;
-    return name === 'exchange'
-      ? {
+    switch (name) {
+      case 'exchange':
+        return {
           perSecond: config.peerEntriesPerSecond,
           burst: config.peerEntriesBurst,
           what: 'peer-exchange entries',
-        }
-      : { perSecond: config.routedPerSecond, burst: config.routedBurst, what: 'routed messages' };
+        };
+      case 'routed':
+        return { perSecond: config.routedPerSecond, burst: config.routedBurst, what: 'routed messages' };
+      case 'graft':
+        return {
+          perSecond: config.graftIdsPerSecond,
+          burst: config.graftIdsBurst,
+          what: 'grafted message ids',
+        };
+    }
   }
 }

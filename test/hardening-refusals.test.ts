@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Identity } from '../crypto/identity.js';
-import { encodeEnvelope } from '../proto/messages.js';
+import { ErrorCode, encodeEnvelope } from '../proto/messages.js';
 import { encodeFrame } from '../utils/frame.js';
 import {
   ATTACKED,
@@ -20,7 +20,9 @@ import {
   expectStillServing,
   handshake,
   joinRaw,
+  lastErrorCode,
   roundTrip,
+  sealedAtClose,
   within,
 } from './helpers/hardening.js';
 import { RawPeer, nodeInfoOf, randomIdentity } from './helpers/raw-peer.js';
@@ -161,5 +163,29 @@ describe('links outside the views', () => {
     }
     expect(line.x.node.stats()['node.drop.static-ignored-shuffleReply']).toBeGreaterThan(5);
     await expectOnlyHonestConnections(line);
+  });
+});
+
+describe('Graft is no amplifier', () => {
+  it('a neighbour asking for more ids than its Graft budget: the excess dropped, then LIMIT and a ban', async () => {
+    const line = await attackedLine(mesh, {
+      ...ATTACKED,
+      router: 'plumtree',
+      graftIdsPerSecond: 10,
+      graftIdsBurst: 100,
+    });
+    const raw = await joinRaw(line.x.node);
+    const graft = (n: number): { ids: string[]; origins: string[] } => ({
+      ids: Array.from({ length: 100 }, (_, i) => `m-${n}-${i}`),
+      origins: Array.from({ length: 100 }, () => raw.identity.id),
+    });
+    // 100 ids paid by the allowance, 100 by the overdraft (dropped), the third Graft closes.
+    for (let n = 0; n < 3; n++) raw.sendSealed({ graft: graft(n) });
+    const frames = await sealedAtClose(raw);
+    expect(lastErrorCode(frames)).toBe(ErrorCode.LIMIT);
+    const stats = line.x.node.stats();
+    expect(stats['node.drop.graft-rate']).toBe(2);
+    expect(stats['node.ban.graft-rate']).toBe(1);
+    await expectStillServing(line);
   });
 });
