@@ -42,6 +42,8 @@ export function configFlags(config: Partial<NodeConfig>): string[] {
 
 export class ProcessCluster implements Cluster {
   readonly driver: Driver;
+  /** The JSON interface reports deliveries, not every copy received: no RMR here. */
+  readonly countsCopies = false;
   readonly #children: Child[] = [];
   readonly #options: ClusterOptions;
 

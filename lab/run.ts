@@ -179,9 +179,11 @@ export class LabRun {
       extras.cpuMs = Math.round(after.cpuMs - resources.cpuMs);
     }
     this.#pending = {};
+    const broadcasts = summarizeBroadcasts(this.#recorder.broadcasts());
+    if (!this.#cluster.countsCopies) broadcasts.rmr = null;
     const phase = phaseReport({
       name,
-      broadcasts: summarizeBroadcasts(this.#recorder.broadcasts()),
+      broadcasts,
       direct: summarizeDirect(this.#recorder.directs()),
       overlay,
       durationMs: Math.round(driver.clock.now() - started),

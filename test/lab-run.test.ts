@@ -213,6 +213,40 @@ describe('p2pchat lab as a child process', () => {
     expect(await readFile(join(out, 'report.html'), 'utf8')).toMatch(/^<!doctype html>/);
   }, 150_000);
 
+  it('over --transport process, RMR is not measured: null in report.json, "-" in the table', async () => {
+    const out = await tempDir();
+    const cli = await runCli(
+      [
+        ...['lab', '--transport', 'process', '--nodes', '3', '--kill', '0', '--random-seed', '8'],
+        ...['--broadcasts', '2', '--direct', '0', '--shuffle-ms', '2000', '--out', out],
+      ],
+      120_000,
+    );
+    const transcript = `--- stdout ---\n${cli.lines.join('\n')}\n--- stderr ---\n${cli.stderr}`;
+    expect(cli.exit, transcript).toEqual({ code: 0, signal: null });
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as ReportInput;
+    const phases = report.runs[0]?.phases ?? [];
+    expect(
+      phases.map((p) => [p.name, p.rmr]),
+      transcript,
+    ).toEqual([
+      ['grow', null],
+      ['steady', null],
+    ]);
+    // Both broadcasts reached both other nodes: measured, only the copies are not counted.
+    expect(phases[1]?.reliability, transcript).toEqual({ mean: 1, min: 1 });
+    const header = cli.lines.findIndex((line) => /^membership\s+router\s+phase/.test(line));
+    const columns = cli.lines[header]?.split(/\s{2,}/) ?? [];
+    const rmr = columns.indexOf('RMR');
+    expect(rmr, transcript).toBeGreaterThan(0);
+    const rows = cli.lines.slice(header + 2, header + 4).map((line) => line.trim().split(/\s+/));
+    expect(
+      rows.map((cells) => cells[rmr]),
+      transcript,
+    ).toEqual(['-', '-']);
+    expect(cli.stderr, transcript).toContain('steady: reliability 1.000 (min 1.000), RMR -,');
+  }, 150_000);
+
   it('--help lists the flags and exits 0', async () => {
     const cli = await runCli(['lab', '--help']);
     expect(cli.exit).toEqual({ code: 0, signal: null });
