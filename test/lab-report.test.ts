@@ -294,9 +294,32 @@ describe('report.md and the stdout table', () => {
       /^membership\s+router\s+phase\s+rel mean\s+rel min\s+RMR\s+LDH\s+p50 ms\s+p99 ms/,
     );
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
+    expect(lines[0]).toMatch(/\s+diam\s+converge ms\s+heal ms$/);
+    expect(lines[2]).toMatch(/^hyparview\s+plumtree\s+steady\s.*\s+-\s+250$/);
     expect(lines[3]).toMatch(
-      /^hyparview\s+plumtree\s+after-kill\s+0\.750\s+0\.750\s+0\.67\s+2\.0\s+1\.3\s+2\.5\s+1\s+4$/,
+      /^hyparview\s+plumtree\s+after-kill\s+0\.750\s+0\.750\s+0\.67\s+2\.0\s+1\.3\s+2\.5\s+1\s+4\s+-\s+-$/,
     );
+  });
+
+  it('prints "timeout" for a settle or heal that timed out, in every table', () => {
+    const timedOut = input();
+    const [steady, afterKill] = timedOut.runs[0]?.phases ?? [];
+    if (!steady || !afterKill) throw new Error('input() has two phases');
+    Object.assign(steady, { convergeMs: null, settleTimedOut: true, healMs: 40, healTimedOut: false });
+    Object.assign(afterKill, { healMs: null, healTimedOut: true });
+    const lines = formatTable(timedOut).trimEnd().split('\n');
+    expect(lines[2]).toMatch(/\s+timeout\s+40$/);
+    expect(lines[3]).toMatch(/\s+-\s+timeout$/);
+    expect(renderReportMarkdown(timedOut)).toMatch(/\| steady \|( [^|]* \|){7} timeout \| 40 \|/);
+    expect(renderReportHtml(timedOut)).toContain('<td class="num">timeout</td>');
+    const json = JSON.parse(renderReportJson(timedOut)).runs[0].phases;
+    expect(json[0]).toMatchObject({
+      convergeMs: null,
+      healMs: 40,
+      settleTimedOut: true,
+      healTimedOut: false,
+    });
+    expect(json[1]).toMatchObject({ healMs: null, healTimedOut: true });
   });
 
   it('formats undefined figures as a dash', () => {
