@@ -28,6 +28,11 @@ export interface ClusterObserver {
 export interface Cluster {
   readonly driver: Driver;
   readonly nodes: readonly LabNode[];
+  /**
+   * Whether `copyReceived` hears of every Routed copy. Without it the RMR of a phase is not
+   * measured (null), never computed from a count of 0 copies.
+   */
+  readonly countsCopies: boolean;
   /** Starts one more node, joining through `seedIndex` (none for the first). */
   add(seedIndex: number | undefined): Promise<LabNode>;
   /** Kills a node without Leave, as a crashed process. */

@@ -28,6 +28,7 @@ interface Member extends LabNode {
 
 export class InProcessCluster implements Cluster {
   readonly driver: Driver;
+  readonly countsCopies = true;
   readonly #members: Member[] = [];
   readonly #network: MemoryNetwork | undefined;
   readonly #options: ClusterOptions;

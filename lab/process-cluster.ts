@@ -61,6 +61,8 @@ export function childEnv(
 
 export class ProcessCluster implements Cluster {
   readonly driver: Driver;
+  /** The JSON interface reports deliveries, not every copy received: no RMR here. */
+  readonly countsCopies = false;
   readonly #children: Child[] = [];
   readonly #options: ClusterOptions;
 

@@ -23,7 +23,7 @@
  *                      "liveNodes": 100, "edges": 500, "pathSampled": false },
  *         "durationMs": 5000,
  *         "ldhMax": 8, "hopsHistogram": [...], "convergeMs": ..., "healMs": ...,   // optional
- *         "memoryPerNodeBytes": ..., "cpuMs": ...
+ *         "memoryPerNodeBytes": ..., "cpuMs": ..., "settleTimedOut": false, "healTimedOut": false
  *       }]
  *     }]
  *   }
@@ -63,12 +63,23 @@ export interface PhaseReport {
   /** Largest last delivery hop of the phase. */
   ldhMax?: number | null;
   hopsHistogram?: HistogramBin[];
-  /** Time for the overlay to converge after growth. */
+  /**
+   * On the phase after a settle: from the last join to the instant the overlay met its
+   * strategy's settled rule (lab/overlay-rules.ts) and kept it over the quiet window; null when
+   * it timed out.
+   */
   convergeMs?: number | null;
-  /** Time for the overlay to heal after a failure. */
+  /**
+   * On the phase after a heal: from the failure (or the partition lifted) to the first instant
+   * the overlay met its strategy's healed rule; null when it timed out.
+   */
   healMs?: number | null;
   memoryPerNodeBytes?: number | null;
   cpuMs?: number | null;
+  /** On the phase after a settle: true when the overlay did not settle before the timeout. */
+  settleTimedOut?: boolean;
+  /** On the phase after a heal: true when the overlay did not heal before the timeout. */
+  healTimedOut?: boolean;
 }
 
 /** One membership x router x transport combination. */
@@ -111,7 +122,10 @@ export interface ReportInput extends Omit<Report, 'runs'> {
 }
 
 /** The optional phase fields beyond the broadcast, direct and overlay figures. */
-export type PhaseExtras = Pick<PhaseReport, 'convergeMs' | 'healMs' | 'memoryPerNodeBytes' | 'cpuMs'>;
+export type PhaseExtras = Pick<
+  PhaseReport,
+  'convergeMs' | 'healMs' | 'memoryPerNodeBytes' | 'cpuMs' | 'settleTimedOut' | 'healTimedOut'
+>;
 
 /** Assembles a phase from the summaries of stats.ts and graph.ts. */
 export function phaseReport(parts: {
@@ -175,6 +189,8 @@ function phaseJson(p: PhaseReport): { [key: string]: unknown } {
     healMs: p.healMs,
     memoryPerNodeBytes: p.memoryPerNodeBytes,
     cpuMs: p.cpuMs,
+    settleTimedOut: p.settleTimedOut,
+    healTimedOut: p.healTimedOut,
   };
 }
 

@@ -1,11 +1,13 @@
 /**
  * Runs one combination (membership x router) through a scenario and measures every phase.
  */
-import type { NodeConfig } from '../config.js';
+import { resolveConfig, type NodeConfig } from '../config.js';
 import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js';
 import type { Cluster, TransportName } from './cluster.js';
 import { Recorder } from './recorder.js';
-import { connectedComponents, graphOfSnapshot, overlayMetrics } from './graph.js';
+import { graphOfSnapshot, overlayMetrics } from './graph.js';
+import { liveDegrees, overlayRule, type OverlayRule } from './overlay-rules.js';
+import { healedJudge, OverlayWatch, settledJudge, type Judge } from './overlay-watch.js';
 import {
   phaseReport,
   type OverlaySnapshot,
@@ -31,12 +33,22 @@ export interface RunOptions {
   messageSpacingMs: number;
   /** How long a phase waits for its messages to arrive. */
   deliveryTimeoutMs: number;
-  /** How long settle and heal wait at most. */
+  /** How long settle and heal wait at most, from the last join or the failure. */
   convergeTimeoutMs: number;
   progress: (line: string) => void;
 }
 
 type Extras = PhaseExtras;
+
+/** How often a watch samples the views while waiting to settle, and to heal. */
+export const SETTLE_POLL_MS = 250;
+export const HEAL_POLL_MS = 100;
+
+/** A watch and what it measures from, for the progress line. */
+interface PendingWatch {
+  watch: OverlayWatch;
+  since: string;
+}
 
 export class LabRun {
   readonly #cluster: Cluster;
@@ -47,16 +59,29 @@ export class LabRun {
   /** Figures of the last structural step (grow, settle, heal) for the next measured phase. */
   #pending: Extras = {};
   #messageCounter = 0;
+  readonly #rule: OverlayRule;
+  /** Watching for the overlay to settle since the last join, until a settle step reads it. */
+  #converging: PendingWatch | undefined;
+  /** Watching for the overlay to heal since the last failure, until a heal step reads it. */
+  #healing: PendingWatch | undefined;
+  /** Live entries per node when the last partition was cut. */
+  #beforePartition: ReadonlyMap<string, number> = new Map();
 
   constructor(cluster: Cluster, recorder: Recorder, options: RunOptions) {
     this.#cluster = cluster;
     this.#recorder = recorder;
     this.#options = options;
     this.#random = seededRandom(options.seed ^ 0x1ab);
+    this.#rule = overlayRule(resolveConfig(options.config));
   }
 
   async run(): Promise<RunInput> {
-    for (const step of this.#options.steps) await this.#step(step);
+    try {
+      for (const step of this.#options.steps) await this.#step(step);
+    } finally {
+      this.#converging?.watch.stop();
+      this.#healing?.watch.stop();
+    }
     const snapshot = await this.#snapshot();
     const { membership, router, transport } = this.#options;
     return {
@@ -89,7 +114,9 @@ export class LabRun {
     const started = driver.clock.now();
     while (this.#cluster.nodes.length < target) {
       const seed = this.#cluster.nodes.length === 0 ? undefined : 0;
+      const joinedAt = driver.clock.now();
       await this.#cluster.add(seed);
+      if (this.#cluster.nodes.length === target) this.#watchConvergence(joinedAt, 'the last join');
       if (this.#cluster.nodes.length % 50 === 0)
         this.#options.progress(`grow: ${this.#cluster.nodes.length}/${target} nodes up`);
       await driver.sleep(this.#options.joinStaggerMs);
@@ -98,41 +125,52 @@ export class LabRun {
     this.#options.progress(`grow: ${target} nodes up in ${Math.round(driver.clock.now() - started)} ms`);
   }
 
+  /** From `since` (the last join) on, watches for the overlay to settle: see `settledJudge`. */
+  #watchConvergence(since: number, what: string): void {
+    this.#converging?.watch.stop();
+    const quietMs = Math.max(1000, (this.#options.config.shuffleIntervalMs ?? 10_000) / 2);
+    this.#converging = this.#watch(since, what, settledJudge(this.#rule, quietMs), SETTLE_POLL_MS);
+  }
+
   /**
-   * One component, and views quiet over a window: at most 2% of the nodes changed their active
-   * view in it. Not "no change at all": in a mesh of thousands some node is always filling its
-   * last slot, and waiting for none would run every large settle into its timeout.
+   * Waits for the overlay to settle (`settledJudge`). Converge time: from the last join (or
+   * this step, without a grow before it) to the start of the stretch over which it held.
    */
   async #settle(): Promise<void> {
-    const { driver } = this.#cluster;
-    const started = driver.clock.now();
-    const quietMs = Math.max(1000, (this.#options.config.shuffleIntervalMs ?? 10_000) / 2);
-    const shapes = new Map<string, string>();
-    /** Nodes whose view changed, per poll, newest last. */
-    const changes: Array<{ at: number; nodes: number }> = [];
-    let connectedAt: number | undefined;
-    while (driver.clock.now() - started < this.#options.convergeTimeoutMs) {
-      const now = driver.clock.now();
-      const views = await this.#cluster.activeViews();
-      let changed = 0;
-      for (const [id, view] of views) {
-        const shape = [...view].sort().join();
-        if (shapes.get(id) !== shape) changed++;
-        shapes.set(id, shape);
-      }
-      changes.push({ at: now, nodes: changed });
-      while ((changes[0]?.at ?? now) < now - quietMs) changes.shift();
-      const isConnected = this.#componentCount(views) === 1;
-      if (isConnected && connectedAt === undefined) connectedAt = now;
-      const changedInWindow = changes.reduce((sum, c) => sum + c.nodes, 0);
-      const watchedLongEnough = now - started >= quietMs;
-      if (isConnected && watchedLongEnough && changedInWindow <= Math.floor(views.size / 50)) break;
-      await driver.sleep(250);
-    }
-    this.#pending.convergeMs = connectedAt === undefined ? undefined : Math.round(connectedAt - started);
+    if (!this.#converging) this.#watchConvergence(this.#cluster.driver.clock.now(), 'the settle step');
+    const { watch, since } = this.#converging as PendingWatch;
+    this.#converging = undefined;
+    const waitedFrom = this.#cluster.driver.clock.now();
+    const outcome = await this.#awaitWatch(watch);
+    const waitedMs = Math.round(this.#cluster.driver.clock.now() - waitedFrom);
+    this.#pending.convergeMs = outcome.state === 'reached' ? outcome.ms : null;
+    this.#pending.settleTimedOut = outcome.state === 'timeout';
     this.#options.progress(
-      `settle: ${connectedAt === undefined ? 'not connected' : `connected after ${this.#pending.convergeMs} ms`}, quiet after ${Math.round(driver.clock.now() - started)} ms`,
+      outcome.state === 'reached'
+        ? `settle: converged ${outcome.ms} ms after ${since}; the step waited ${waitedMs} ms`
+        : `settle: TIMEOUT, not settled ${this.#options.convergeTimeoutMs} ms after ${since}: ${outcome.why}`,
     );
+  }
+
+  #watch(startedAt: number, since: string, judge: Judge, pollMs: number): PendingWatch {
+    const watch = new OverlayWatch({
+      clock: this.#cluster.driver.clock,
+      views: () => this.#cluster.activeViews(),
+      judge,
+      startedAt,
+      pollMs,
+      timeoutMs: this.#options.convergeTimeoutMs,
+    });
+    return { watch, since };
+  }
+
+  /** Lets time pass until the watch ends; it ends by itself at its timeout at the latest. */
+  async #awaitWatch(watch: OverlayWatch): Promise<NonNullable<ReturnType<OverlayWatch['outcome']>>> {
+    const { convergeTimeoutMs } = this.#options;
+    // The margin covers a sample still in flight at the deadline (a child process answering).
+    await this.#cluster.driver.waitUntil(() => watch.isFinished, convergeTimeoutMs + 10_000, 50);
+    watch.stop();
+    return watch.outcome() ?? { state: 'timeout', ms: convergeTimeoutMs, why: 'no answer from the nodes' };
   }
 
   async #traffic(name: string): Promise<void> {
@@ -179,9 +217,11 @@ export class LabRun {
       extras.cpuMs = Math.round(after.cpuMs - resources.cpuMs);
     }
     this.#pending = {};
+    const broadcasts = summarizeBroadcasts(this.#recorder.broadcasts());
+    if (!this.#cluster.countsCopies) broadcasts.rmr = null;
     const phase = phaseReport({
       name,
-      broadcasts: summarizeBroadcasts(this.#recorder.broadcasts()),
+      broadcasts,
       direct: summarizeDirect(this.#recorder.directs()),
       overlay,
       durationMs: Math.round(driver.clock.now() - started),
@@ -196,41 +236,59 @@ export class LabRun {
   async #fail(fraction: number, how: 'kill' | 'leave'): Promise<void> {
     const candidates = this.#live().filter((i) => i !== 0 || how === 'kill');
     const victims = pickSome(this.#random, candidates, Math.round(this.#live().length * fraction));
-    this.#failedAt = this.#cluster.driver.clock.now();
+    const before = liveDegrees(await this.#cluster.activeViews());
+    const failedAt = this.#cluster.driver.clock.now();
     await Promise.all(victims.map((i) => (how === 'kill' ? this.#cluster.kill(i) : this.#cluster.leave(i))));
+    this.#watchHealing(failedAt, `the ${how}`, before);
     this.#options.progress(`${how}: ${victims.length} nodes, ${this.#live().length} left`);
   }
 
-  #failedAt = 0;
+  /**
+   * From `since` (a failure, a partition lifted) on, watches for the overlay to heal, back to
+   * the live entries per node of `before` (taken before the failure) or the rule's degree.
+   */
+  #watchHealing(since: number, what: string, before: ReadonlyMap<string, number>): void {
+    this.#converging?.watch.stop();
+    this.#converging = undefined;
+    this.#healing?.watch.stop();
+    this.#healing = this.#watch(since, what, healedJudge(this.#rule, before), HEAL_POLL_MS);
+  }
 
   async #partition(groups: number): Promise<void> {
     const live = this.#live();
+    this.#beforePartition = liveDegrees(await this.#cluster.activeViews());
     const split = live.map((index, position) => ({ index, group: position % groups }));
     const ok = this.#cluster.partition(
       Array.from({ length: groups }, (_, g) => split.filter((s) => s.group === g).map((s) => s.index)),
     );
-    this.#failedAt = this.#cluster.driver.clock.now();
+    this.#converging?.watch.stop();
+    this.#converging = undefined;
     this.#options.progress(
       ok ? `partition: ${groups} groups` : 'partition: not supported on this transport, skipped',
     );
   }
 
-  /** Waits until the live nodes form one component and no view lists a dead node. */
+  /**
+   * Waits until the overlay healed (`healedJudge`): measured from the failure, watched since
+   * then beside the steps in between; after a partition, from the moment it is lifted.
+   */
   async #heal(what: 'failure' | 'partition'): Promise<void> {
-    const { driver } = this.#cluster;
-    if (what === 'partition') this.#cluster.heal();
-    const started = what === 'partition' ? driver.clock.now() : this.#failedAt;
-    let healed = false;
-    while (!healed && driver.clock.now() - started < this.#options.convergeTimeoutMs) {
-      const views = await this.#cluster.activeViews();
-      const alive = new Set(this.#liveIds());
-      const listsDead = [...views.values()].some((view) => view.some((id) => !alive.has(id)));
-      healed = !listsDead && this.#componentCount(views) === 1;
-      if (!healed) await driver.sleep(100);
+    const now = this.#cluster.driver.clock.now();
+    if (what === 'partition') {
+      this.#cluster.heal();
+      this.#watchHealing(now, 'the partition was lifted', this.#beforePartition);
+    } else if (!this.#healing) {
+      this.#watchHealing(now, 'the heal step', liveDegrees(await this.#cluster.activeViews()));
     }
-    this.#pending.healMs = healed ? Math.round(driver.clock.now() - started) : undefined;
+    const { watch, since } = this.#healing as PendingWatch;
+    this.#healing = undefined;
+    const outcome = await this.#awaitWatch(watch);
+    this.#pending.healMs = outcome.state === 'reached' ? outcome.ms : null;
+    this.#pending.healTimedOut = outcome.state === 'timeout';
     this.#options.progress(
-      `heal: ${healed ? `healed in ${this.#pending.healMs} ms` : 'not healed before the timeout'}`,
+      outcome.state === 'reached'
+        ? `heal: healed ${outcome.ms} ms after ${since}`
+        : `heal: TIMEOUT, not healed ${this.#options.convergeTimeoutMs} ms after ${since}: ${outcome.why}`,
     );
   }
 
@@ -238,6 +296,9 @@ export class LabRun {
     const { driver } = this.#cluster;
     const stepMs = 1000 / perSecond;
     const end = driver.clock.now() + durationMs;
+    // Joins go on during churn: a settle after it watches from its own start.
+    this.#converging?.watch.stop();
+    this.#converging = undefined;
     const traffic = this.#traffic('churn');
     while (driver.clock.now() < end) {
       const victim = pickOne(
@@ -253,14 +314,6 @@ export class LabRun {
 
   #liveIds(): string[] {
     return this.#live().map((i) => this.#cluster.nodes[i]?.id as string);
-  }
-
-  /**
-   * Components only: settle and heal poll this every few hundred ms, and the full overlay
-   * metrics (all-pairs BFS up to 1,000 nodes, clustering) cost far more than the answer.
-   */
-  #componentCount(views: Map<string, string[]>): number {
-    return connectedComponents(graphOfSnapshot(this.#snapshotOf(views))).length;
   }
 
   #snapshotOf(views: Map<string, string[]>): OverlaySnapshot {

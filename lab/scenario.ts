@@ -10,7 +10,10 @@
 export type Step =
   /** Grows the mesh to this many nodes, each joining through node 0, staggered. */
   | { grow: number }
-  /** Waits until the overlay is one component and every view stopped changing. */
+  /**
+   * Waits until the overlay settled by its strategy's rule (lab/overlay-rules.ts), watched since
+   * the last join; the next phase gets the converge time.
+   */
   | { settle: true }
   /** Sends the phase's broadcasts and direct messages and measures them under this phase name. */
   | { traffic: string }
@@ -20,7 +23,11 @@ export type Step =
   | { leave: number }
   /** Cuts the mesh into this many groups (memory transport only). */
   | { partition: number }
-  /** Waits until the overlay healed: after a failure, or after lifting a partition. */
+  /**
+   * Waits until the overlay healed by its strategy's rule: after a failure (watched since the
+   * kill or leave), or after lifting a partition (watched from then); the next phase gets the
+   * heal time.
+   */
   | { heal: 'failure' | 'partition' }
   /** Nodes die and join at a steady rate while traffic flows; measured as phase `churn`. */
   | { churn: { durationMs: number; perSecond: number } };

@@ -32,6 +32,27 @@ const num = (
   cell: (run: RunReport, phase: PhaseReport) => formatNumber(read(run, phase), digits),
 });
 
+/** A converge or heal time, or "timeout" when the overlay never got there. */
+const timing = (
+  header: string,
+  read: (p: PhaseReport) => number | null | undefined,
+  timedOut: (p: PhaseReport) => boolean | undefined,
+): Column => ({
+  header,
+  isNumeric: true,
+  cell: (_, phase) => (timedOut(phase) ? 'timeout' : formatNumber(read(phase), 0)),
+});
+const convergeColumn = timing(
+  'converge ms',
+  (p) => p.convergeMs,
+  (p) => p.settleTimedOut,
+);
+const healColumn = timing(
+  'heal ms',
+  (p) => p.healMs,
+  (p) => p.healTimedOut,
+);
+
 /** The columns of the stdout table. */
 export const STDOUT_COLUMNS: readonly Column[] = [
   text('membership', (run) => run.membership),
@@ -45,6 +66,8 @@ export const STDOUT_COLUMNS: readonly Column[] = [
   num('p99 ms', 1, (_, p) => p.latencyMs.p99),
   num('comps', 0, (_, p) => p.overlay.components),
   num('diam', 0, (_, p) => p.overlay.diameter),
+  convergeColumn,
+  healColumn,
 ];
 
 /** The columns of the comparison in report.md and report.html: every schema figure. */
@@ -86,8 +109,8 @@ export const DETAIL_COLUMNS: readonly Column[] = [
   num('edges', 0, (_, p) => p.overlay.edges),
   text('path sampled', (_, p) => (p.overlay.pathSampled ? 'yes' : 'no')),
   num('direct rate', 3, (_, p) => p.direct.successRate),
-  num('converge ms', 0, (_, p) => p.convergeMs ?? null),
-  num('heal ms', 0, (_, p) => p.healMs ?? null),
+  convergeColumn,
+  healColumn,
   num('memory/node B', 0, (_, p) => p.memoryPerNodeBytes ?? null),
   num('cpu ms', 0, (_, p) => p.cpuMs ?? null),
 ];

@@ -96,6 +96,72 @@ function expectBalanced(html: string): void {
   expect(stack).toEqual([]);
 }
 
+/**
+ * The shape of a JSON value: the type name of each leaf, objects with their keys in order,
+ * arrays as the list of the distinct shapes of their elements.
+ */
+function shapeOf(value: unknown): unknown {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) {
+    const shapes = new Map(value.map((v) => [JSON.stringify(shapeOf(v)), shapeOf(v)]));
+    return [...shapes.values()];
+  }
+  if (typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v)]));
+  return typeof value;
+}
+
+const BINS = [{ value: 'number', count: 'number' }];
+/** The phase fields every phase has, in schema order; the optional ones follow. */
+const PHASE_SHAPE = {
+  name: 'string',
+  broadcasts: 'number',
+  reliability: { mean: 'number', min: 'number' },
+  rmr: 'number',
+  ldh: 'number',
+  latencyMs: { p50: 'number', p95: 'number', p99: 'number', max: 'number' },
+  direct: { sent: 'number', receipted: 'number', hops: 'number', successRate: 'number' },
+  overlay: {
+    components: 'number',
+    largestShare: 'number',
+    inDegree: { mean: 'number', min: 'number', max: 'number', histogram: BINS },
+    clustering: 'number',
+    avgPath: 'number',
+    diameter: 'number',
+    symmetry: 'number',
+    liveNodes: 'number',
+    edges: 'number',
+    pathSampled: 'boolean',
+  },
+  durationMs: 'number',
+  ldhMax: 'number',
+  hopsHistogram: BINS,
+};
+/** The whole of report.json for `input()`: undefined optional fields are left out. */
+const REPORT_SHAPE = {
+  seed: 'number',
+  config: { membership: ['string'], nested: { a: 'number', b: 'number' }, nodes: 'number' },
+  runs: [
+    {
+      membership: 'string',
+      router: 'string',
+      transport: 'string',
+      nodes: 'number',
+      phases: [
+        { ...PHASE_SHAPE, healMs: 'number', cpuMs: 'number' },
+        { ...PHASE_SHAPE, healMs: 'null', cpuMs: 'number' },
+      ],
+    },
+    {
+      membership: 'string',
+      router: 'string',
+      transport: 'string',
+      nodes: 'number',
+      phases: [{ ...PHASE_SHAPE, healMs: 'number', cpuMs: 'number' }],
+    },
+  ],
+};
+
 describe('report.json', () => {
   it('is byte-identical for the same input, however its objects were built', () => {
     const reordered = input();
@@ -108,30 +174,9 @@ describe('report.json', () => {
 
   it('has exactly the schema shape, snapshots left out, numbers rounded', () => {
     const json = JSON.parse(renderReportJson(input()));
-    expect(Object.keys(json)).toEqual(['seed', 'config', 'runs']);
-    expect(Object.keys(json.config)).toEqual(['membership', 'nested', 'nodes']);
-    expect(Object.keys(json.runs[0])).toEqual(['membership', 'router', 'transport', 'nodes', 'phases']);
+    // Compared as text, so that key order counts at every level and a mismatch prints a diff.
+    expect(JSON.stringify(shapeOf(json), null, 2)).toBe(JSON.stringify(REPORT_SHAPE, null, 2));
     const steady = json.runs[0].phases[0];
-    expect(Object.keys(steady).slice(0, 9)).toEqual([
-      'name',
-      'broadcasts',
-      'reliability',
-      'rmr',
-      'ldh',
-      'latencyMs',
-      'direct',
-      'overlay',
-      'durationMs',
-    ]);
-    expect(Object.keys(steady.overlay).slice(0, 7)).toEqual([
-      'components',
-      'largestShare',
-      'inDegree',
-      'clustering',
-      'avgPath',
-      'diameter',
-      'symmetry',
-    ]);
     expect(steady.latencyMs).toEqual({ p50: 1.25, p95: 3, p99: 3, max: 3 });
     expect(steady.direct).toEqual({ sent: 1, receipted: 1, hops: 2, successRate: 1 });
     expect(steady.healMs).toBe(250);
@@ -249,9 +294,32 @@ describe('report.md and the stdout table', () => {
       /^membership\s+router\s+phase\s+rel mean\s+rel min\s+RMR\s+LDH\s+p50 ms\s+p99 ms/,
     );
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
+    expect(lines[0]).toMatch(/\s+diam\s+converge ms\s+heal ms$/);
+    expect(lines[2]).toMatch(/^hyparview\s+plumtree\s+steady\s.*\s+-\s+250$/);
     expect(lines[3]).toMatch(
-      /^hyparview\s+plumtree\s+after-kill\s+0\.750\s+0\.750\s+0\.67\s+2\.0\s+1\.3\s+2\.5\s+1\s+4$/,
+      /^hyparview\s+plumtree\s+after-kill\s+0\.750\s+0\.750\s+0\.67\s+2\.0\s+1\.3\s+2\.5\s+1\s+4\s+-\s+-$/,
     );
+  });
+
+  it('prints "timeout" for a settle or heal that timed out, in every table', () => {
+    const timedOut = input();
+    const [steady, afterKill] = timedOut.runs[0]?.phases ?? [];
+    if (!steady || !afterKill) throw new Error('input() has two phases');
+    Object.assign(steady, { convergeMs: null, settleTimedOut: true, healMs: 40, healTimedOut: false });
+    Object.assign(afterKill, { healMs: null, healTimedOut: true });
+    const lines = formatTable(timedOut).trimEnd().split('\n');
+    expect(lines[2]).toMatch(/\s+timeout\s+40$/);
+    expect(lines[3]).toMatch(/\s+-\s+timeout$/);
+    expect(renderReportMarkdown(timedOut)).toMatch(/\| steady \|( [^|]* \|){7} timeout \| 40 \|/);
+    expect(renderReportHtml(timedOut)).toContain('<td class="num">timeout</td>');
+    const json = JSON.parse(renderReportJson(timedOut)).runs[0].phases;
+    expect(json[0]).toMatchObject({
+      convergeMs: null,
+      healMs: 40,
+      settleTimedOut: true,
+      healTimedOut: false,
+    });
+    expect(json[1]).toMatchObject({ healMs: null, healTimedOut: true });
   });
 
   it('formats undefined figures as a dash', () => {
