@@ -27,6 +27,8 @@ interface HeldDial {
  */
 export class SilenceableConnection implements Connection {
   #isSilenced = false;
+  /** The transport reported the connection gone (heard or not by its owner). */
+  isClosed = false;
 
   constructor(readonly inner: Connection) {}
 
@@ -52,6 +54,7 @@ export class SilenceableConnection implements Connection {
         if (!this.#isSilenced) handlers.onData(chunk);
       },
       onClose: (hadError) => {
+        this.isClosed = true;
         if (!this.#isSilenced) handlers.onClose(hadError);
       },
     });
@@ -66,6 +69,7 @@ export class SilenceableConnection implements Connection {
   }
 
   destroy(): void {
+    this.isClosed = true;
     this.inner.destroy();
   }
 }
@@ -97,6 +101,11 @@ export class InstrumentedTransport implements Transport {
         fail: () => reject(new Error(`connect to ${formatAddress(address)} refused`)),
       });
     });
+  }
+
+  /** The connections not closed yet. */
+  open(): Array<{ direction: 'inbound' | 'outbound'; connection: SilenceableConnection }> {
+    return this.connections.filter((c) => !c.connection.isClosed);
   }
 
   dialsTo(address: Address): number {
