@@ -12,6 +12,13 @@ import type { Results } from '../bench/results.js';
 
 const run = promisify(execFile);
 const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure'];
+/**
+ * The only figures that may be null: they time an event (the mesh connected, every view full,
+ * healed after the kill) that may not happen before the bench's timeout. Every other figure is
+ * a measurement of work that did run: null there means a section measured nothing.
+ */
+const TIMES_AN_EVENT =
+  /^growth\.[^.]+\.(connected|views-full|views-full-rounds|heal-after-kill-50(-rounds)?)$/;
 
 describe('bench --quick', () => {
   it('writes results.json with a figure per measured section, each with its baseline and ratio', async () => {
@@ -26,6 +33,15 @@ describe('bench --quick', () => {
     expect(Number.isNaN(Date.parse(results.date))).toBe(false);
     expect(results.figures.length).toBeGreaterThanOrEqual(5);
     expect(new Set(results.figures.map((f) => f.name.split('.')[0]))).toEqual(new Set(SECTIONS));
+    const unmeasured = results.figures.filter((f) => f.value === null && !TIMES_AN_EVENT.test(f.name));
+    expect(unmeasured.map((f) => f.name)).toEqual([]);
+    for (const section of SECTIONS) {
+      const inSection = results.figures.filter((f) => f.name.startsWith(`${section}.`));
+      expect(
+        inSection.some((f) => f.value !== null),
+        `a figure of ${section}`,
+      ).toBe(true);
+    }
     for (const f of results.figures) {
       // null: what the figure times did not happen before the bench's timeout (then not met).
       if (f.value === null) expect(f.met === false || f.target === null).toBe(true);

@@ -120,15 +120,16 @@ describe('joining', () => {
 describe('neighbours', () => {
   it('accepts inbound Neighbor requests up to 4 * fullDegree, replying before peer-up', () => {
     const { ctx, fm } = setup();
-    let repliedBeforeUp = true;
+    // One entry per peer-up: whether that link had its NeighborReply before it.
+    const repliedAtUp: boolean[] = [];
     const peerUp = ctx.peerUp.bind(ctx);
     ctx.peerUp = (link) => {
-      repliedBeforeUp &&= (link as FakeLink).sentOf('neighborReply').length === 1;
+      repliedAtUp.push((link as FakeLink).sentOf('neighborReply').length === 1);
       peerUp(link);
     };
     const links = range(2, 9).map((info) => new FakeLink(info));
     links.forEach((link) => fm.onMessage(link, msg('neighbor', { highPriority: true })));
-    expect(repliedBeforeUp).toBe(true);
+    expect(repliedAtUp).toEqual(Array(8).fill(true));
     expect(links.map((link) => link.sentOf('neighborReply')[0]?.accepted)).toEqual([
       ...Array(8).fill(true),
       false,

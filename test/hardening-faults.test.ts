@@ -104,10 +104,12 @@ describe('two nodes dialling each other at the same moment', () => {
     expect(onA?.local.port).toBe(onB?.remote.port);
     expect(onB?.local.port).toBe(onA?.remote.port);
     expect(onA?.direction).not.toBe(onB?.direction);
+    // Over TCP a dial may find the other connection already open and not dial at all: then there
+    // was no duplicate. When either node saw both complete, it kept the one dialled by the smaller
+    // id (docs/protocol.md section 3), and both ends keep the same one. duplicate-connection.test.ts forces the
+    // duplicate on every run, on a simulated clock.
     const duplicates = [a, b].map((n) => n.node.stats()['node.duplicates'] ?? 0);
-    if (duplicates.every((count) => count > 0)) {
-      // Both saw both connections complete: the one dialled by the smaller id won
-      // (docs/protocol.md section 3).
+    if (duplicates.some((count) => count > 0)) {
       const smaller = a.node.id < b.node.id ? onA : onB;
       expect(smaller?.direction).toBe('outbound');
     }

@@ -7,8 +7,10 @@
  * and code, the raw peer receives exactly the frames listed (its Hello, maybe its Auth, then one
  * ProtocolError, then the close), and nothing reaches the owner.
  *
- * Timeouts are shrunk through the config (handshake 300 ms, ping 100-150 ms) and every wait is on
- * an event, guarded by `within` so that a hang fails fast instead of at the suite timeout.
+ * Every wait is on an event, guarded by `within` so that a hang fails fast instead of at the
+ * suite timeout. Tests of time (handshake deadline, keepalive, "closes at once") run the links'
+ * timers on a SimClock over real sockets: virtual time moves only when the test advances it, so
+ * they assert the exact virtual millisecond of each Ping and close, whatever the machine's load.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import net from 'node:net';
@@ -34,6 +36,7 @@ import { systemClock, type Clock, type Scheduled } from '../utils/clock.js';
 import { FrameDecoder, encodeFrame } from '../utils/frame.js';
 import { silentLogger } from '../utils/logger.js';
 import { cryptoRandom } from '../utils/random.js';
+import { SimClock } from '../utils/sim-clock.js';
 import type { LinkCloseReason } from '../membership/strategy.js';
 import {
   RawListener,
@@ -71,6 +74,8 @@ class MeteredConnection implements Connection {
   maxBufferedBytes = 0;
   /** Pretend this many more bytes are queued: a peer that stopped reading, without the megabytes. */
   extraBufferedBytes = 0;
+  /** Bytes the Link has been handed and has handled. */
+  bytesReceived = 0;
 
   constructor(readonly inner: Connection) {}
 
@@ -87,7 +92,13 @@ class MeteredConnection implements Connection {
   }
 
   attach(handlers: ConnectionHandlers): void {
-    this.inner.attach(handlers);
+    this.inner.attach({
+      onData: (chunk) => {
+        handlers.onData(chunk);
+        this.bytesReceived += chunk.length;
+      },
+      onClose: (hadError) => handlers.onClose(hadError),
+    });
   }
 
   /** The Link writes exactly one whole frame per call. */
@@ -108,14 +119,16 @@ class MeteredConnection implements Connection {
 }
 
 /**
- * The system clock, counting timers armed and neither fired nor cancelled, so a test can check
- * the rule that every timer is cleared on every close path.
+ * A clock (the system clock unless told), counting timers armed and neither fired nor
+ * cancelled, so a test can check the rule that every timer is cleared on every close path.
  */
 class TrackingClock implements Clock {
   pending = 0;
 
+  constructor(private readonly inner: Clock = systemClock) {}
+
   now(): number {
-    return systemClock.now();
+    return this.inner.now();
   }
 
   schedule(delayMs: number, fn: () => void): Scheduled {
@@ -125,7 +138,7 @@ class TrackingClock implements Clock {
       isPending = false;
     };
     this.pending++;
-    const scheduled = systemClock.schedule(delayMs, () => {
+    const scheduled = this.inner.schedule(delayMs, () => {
       settle();
       fn();
     });
@@ -153,6 +166,8 @@ interface LinkSetup {
   admit?: (peer: NodeInfo) => Refusal | undefined;
   /** Default: sealedLinks, as every real node. */
   security?: LinkSecurity;
+  /** The Link's time. Default: the system clock; a SimClock in the tests of time. */
+  clock?: Clock;
 }
 
 /** One Link and everything its owner was told. */
@@ -162,9 +177,10 @@ class Probe {
   readonly closes: CloseEvent[] = [];
   readyCount = 0;
   readyAtMs: number | undefined;
-  readonly startedAtMs = Date.now();
   readonly identity: Identity = randomIdentity();
-  readonly clock = new TrackingClock();
+  readonly clock: TrackingClock;
+  /** When the Link was made, on its clock. */
+  readonly startedAtMs: number;
   readonly self: NodeInfo;
   readonly connection: MeteredConnection;
   readonly link: Link;
@@ -176,6 +192,8 @@ class Probe {
   constructor(connection: Connection, role: Role, setup: LinkSetup = {}) {
     this.ready = new Promise((resolve) => (this.#onReady = resolve));
     this.closed = new Promise((resolve) => (this.#onClosed = resolve));
+    this.clock = new TrackingClock(setup.clock);
+    this.startedAtMs = this.clock.now();
     this.self = nodeInfoOf(this.identity, setup.name ?? `link-${role}`, 4000 + (role === 'dialer' ? 1 : 2));
     this.connection = new MeteredConnection(connection);
     teardown.push(() => this.connection.destroy());
@@ -198,14 +216,14 @@ class Probe {
         },
         ready: () => {
           this.readyCount++;
-          this.readyAtMs = Date.now();
+          this.readyAtMs = this.clock.now();
           this.#onReady();
         },
         envelope: (_link, kind, envelope) => {
           this.delivered.push({ kind, envelope });
         },
         closed: (_link, reason, detail, code) => {
-          const event = { reason, detail, code, atMs: Date.now() };
+          const event = { reason, detail, code, atMs: this.clock.now() };
           this.closes.push(event);
           this.#onClosed(event);
         },
@@ -435,20 +453,27 @@ describe('Link: the good path', () => {
   });
 
   it('two Links with pingIdleMs 100 keep each other alive for several ping periods', async () => {
-    const fast = { config: { pingIdleMs: 100, pingTimeoutMs: 100, maxMissedPings: 2 } };
+    const clock = new SimClock(0);
+    const fast = { clock, config: { pingIdleMs: 100, pingTimeoutMs: 100, maxMissedPings: 2 } };
     const { dialer, listener } = await linkPair(fast, fast);
     await within(Promise.all([dialer.ready, listener.ready]), 'both links to be ready');
-    const readyAt = Date.now();
-    // Hello + Auth, then Pings and Pongs only: ten more frames each is about five ping periods,
-    // well past the 100 + 2 * 100 ms after which an unanswered link would be dead.
-    await vi.waitFor(
-      () => {
-        expect(dialer.connection.framesWritten).toBeGreaterThanOrEqual(12);
-        expect(listener.connection.framesWritten).toBeGreaterThanOrEqual(12);
-      },
-      { timeout: 4000, interval: 20 },
-    );
-    expect(Date.now() - readyAt).toBeGreaterThan(300);
+    const readyAt = clock.now();
+    // Each period both Links ping (100 ms without a frame) and answer the other's Ping: after
+    // Hello and Auth, one Ping and one Pong each per period. Before the next period, every byte
+    // either wrote has been handled by the other.
+    for (let period = 1; period <= 5; period++) {
+      clock.advance(100);
+      await vi.waitFor(() => {
+        expect([dialer, listener].map((p) => p.connection.framesWritten)).toEqual([
+          2 + 2 * period,
+          2 + 2 * period,
+        ]);
+        expect(dialer.connection.bytesReceived).toBe(listener.connection.bytesWritten);
+        expect(listener.connection.bytesReceived).toBe(dialer.connection.bytesWritten);
+      });
+    }
+    // 500 virtual ms: well past the 100 + 2 * 100 after which an unanswered link would be dead.
+    expect(clock.now() - readyAt).toBe(500);
     expect([dialer.link.isOpen, listener.link.isOpen]).toEqual([true, true]);
     expect([...dialer.closes, ...listener.closes]).toEqual([]);
     expect([...dialer.delivered, ...listener.delivered]).toEqual([]);
@@ -525,21 +550,27 @@ describe('Link: the good path', () => {
   });
 
   it('stays open for several ping periods while the peer answers its pings', async () => {
+    const clock = new SimClock(0);
     const config = { pingIdleMs: 100, pingTimeoutMs: 100, maxMissedPings: 2 };
-    const { raw, probe } = await sealedRawDialer({ config });
-    const readyAt = Date.now();
-    let pings = 0;
-    const answering = async (): Promise<void> => {
-      while (pings < 5) {
-        const { kind, envelope } = await raw.nextSealed();
-        expect(kind).toBe('ping');
-        pings++;
-        raw.sendSealed({ pong: { nonce: (envelope as { ping: { nonce: bigint } }).ping.nonce } });
-      }
-    };
-    await within(answering(), 'five pings');
-    // Five pings about pingIdleMs apart: longer than idle + 2 * timeout, so the Pongs counted.
-    expect(Date.now() - readyAt).toBeGreaterThan(config.pingIdleMs + 2 * config.pingTimeoutMs);
+    const { raw, probe } = await sealedRawDialer({ config, clock });
+    const readyAt = clock.now();
+    const written = (): number => probe.connection.framesWritten - 2; // after Hello and Auth
+    for (let ping = 1; ping <= 5; ping++) {
+      // A Ping after each full idle period since the last Pong, not a millisecond before.
+      clock.advance(config.pingIdleMs - 1);
+      expect(written()).toBe(ping - 1);
+      clock.advance(1);
+      expect(written()).toBe(ping);
+      const { kind, envelope } = await within(raw.nextSealed(), `ping ${ping}`);
+      expect(kind).toBe('ping');
+      const pong = raw.seal({ pong: { nonce: (envelope as { ping: { nonce: bigint } }).ping.nonce } });
+      const handled = probe.connection.bytesReceived + encodeFrame(pong).length;
+      raw.sendFrame(pong);
+      await vi.waitFor(() => expect(probe.connection.bytesReceived).toBe(handled));
+    }
+    // Five Pings 100 virtual ms apart: past idle + 2 * timeout, so only the Pongs kept it open.
+    expect(clock.now() - readyAt).toBe(500);
+    expect(clock.now() - readyAt).toBeGreaterThan(config.pingIdleMs + 2 * config.pingTimeoutMs);
     expect(probe.link.isOpen).toBe(true);
     expect(probe.closes).toEqual([]);
     expect(probe.delivered).toEqual([]);
@@ -982,11 +1013,14 @@ describe('Link: sealed frames that do not open', () => {
   ];
 
   it.each(cases)('%s: closes at once, reported once, no reply', async (_name, tamper, deliveredBefore) => {
-    const { raw, probe } = await sealedRawDialer();
-    const sentAt = Date.now();
+    // Virtual time never moves in this test: no ping nor handshake deadline can fire, so a close
+    // can only come from the frame itself, at once.
+    const clock = new SimClock(0);
+    const { raw, probe } = await sealedRawDialer({ clock, config: { pingIdleMs: 100 } });
     await tamper(raw, probe);
     const event = await expectClosedOnce(probe, { reason: 'error', code: 'AUTH' });
-    expect(event.atMs - sentAt).toBeLessThan(1000); // at once, not at a ping or handshake deadline
+    expect(event.atMs).toBe(0);
+    expect(clock.now()).toBe(0);
     await expectClosedWithoutReply(raw);
     expect(probe.delivered).toHaveLength(deliveredBefore);
   });
@@ -1059,44 +1093,58 @@ describe('Link: admission', () => {
 describe('Link: deadlines', () => {
   const config = { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS };
 
-  async function expectHandshakeTimeout(probe: Probe): Promise<void> {
+  /**
+   * Open until the deadline's last virtual millisecond, closed with timeout on it. Virtual time
+   * stands still while the raw peer reads what the Link wrote, as it would in the real 300 ms.
+   */
+  async function expectHandshakeTimeout(probe: Probe, raw: RawPeer, clock: SimClock): Promise<void> {
+    clock.advance(probe.startedAtMs + HANDSHAKE_TIMEOUT_MS - 1 - clock.now());
+    expect(probe.closes).toEqual([]);
+    await vi.waitFor(() => expect(raw.received).toHaveLength(probe.connection.framesWritten));
+    clock.advance(1);
     const event = await expectClosedOnce(probe, { reason: 'timeout' });
-    const elapsed = event.atMs - probe.startedAtMs;
-    expect(elapsed).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 5);
-    expect(elapsed).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 500);
+    expect(event.atMs - probe.startedAtMs).toBe(HANDSHAKE_TIMEOUT_MS);
     expectNeverReady(probe);
   }
 
   it('a raw client that connects and sends nothing: closed with timeout, no ProtocolError', async () => {
-    const { raw, probe } = await rawDialer({ config });
-    await expectHandshakeTimeout(probe);
+    const clock = new SimClock(0);
+    const { raw, probe } = await rawDialer({ config, clock });
+    await expectHandshakeTimeout(probe, raw, clock);
     expect((await clearFramesAtClose(raw)).map((f) => f.kind)).toEqual(['hello']);
   });
 
   it('a raw listener that accepts and sends nothing: the dialing Link times out too', async () => {
-    const { raw, probe } = await rawListener({ config });
-    await expectHandshakeTimeout(probe);
+    const clock = new SimClock(0);
+    const { raw, probe } = await rawListener({ config, clock });
+    await expectHandshakeTimeout(probe, raw, clock);
     expect((await clearFramesAtClose(raw)).map((f) => f.kind)).toEqual(['hello']);
   });
 
   it('a peer that sends Hello and never its Auth: the deadline is absolute', async () => {
-    const { raw, probe } = await rawDialer({ config });
-    raw.sendHello();
-    await expectHandshakeTimeout(probe);
-    expect(probe.admitted).toHaveLength(1);
+    const clock = new SimClock(0);
+    const { raw, probe } = await rawDialer({ config, clock });
+    clock.advance(HANDSHAKE_TIMEOUT_MS - 100);
+    raw.sendHello(); // late, and answered: it does not move the deadline
+    await vi.waitFor(() => expect(probe.admitted).toHaveLength(1));
+    await expectHandshakeTimeout(probe, raw, clock);
     expect((await clearFramesAtClose(raw)).map((f) => f.kind)).toEqual(['hello', 'auth']);
   });
 
   it.each([1, 2, 3])(
     'a peer that goes silent after the handshake (maxMissedPings %i): timeout after idle + missed * timeout',
     async (maxMissedPings) => {
+      const clock = new SimClock(0);
       const ping = { pingIdleMs: 150, pingTimeoutMs: 100, maxMissedPings };
-      const { raw, probe } = await sealedRawDialer({ config: ping });
-      const event = await expectClosedOnce(probe, { reason: 'timeout' });
+      const { raw, probe } = await sealedRawDialer({ config: ping, clock });
       const expected = ping.pingIdleMs + maxMissedPings * ping.pingTimeoutMs;
-      const elapsed = event.atMs - (probe.readyAtMs as number);
-      expect(elapsed).toBeGreaterThanOrEqual(expected - 10);
-      expect(elapsed).toBeLessThan(expected + 400);
+      clock.advance((probe.readyAtMs as number) + expected - 1 - clock.now());
+      expect(probe.closes).toEqual([]);
+      expect(probe.connection.framesWritten - 2).toBe(maxMissedPings); // Pings after Hello and Auth
+      await vi.waitFor(() => expect(raw.unread()).toHaveLength(maxMissedPings));
+      clock.advance(1);
+      const event = await expectClosedOnce(probe, { reason: 'timeout' });
+      expect(event.atMs - (probe.readyAtMs as number)).toBe(expected);
       await within(raw.closed, 'the raw socket to close');
       const sent = raw
         .unread()

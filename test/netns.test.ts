@@ -5,8 +5,8 @@
  * with SIGINT leaves no namespace and no process behind.
  *
  * It needs Linux, root and iproute2. Elsewhere it is skipped, with the reason in the test's
- * name; in CI (CI=true), where .ci/run installs iproute2 and runs as root, it must run, so
- * there the same reason fails it.
+ * name; in CI (any CI value but empty, 0 or false: see helpers/ci.ts), where .ci/run installs
+ * iproute2 and runs as root, it must run, so there the same reason fails it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,10 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { runMeshCheck } from '../scripts/netns/mesh-check.js';
 import { namespacesOf, netnsUnavailable, sweepStaleNamespaces } from '../scripts/netns/testbed.js';
+import { isCi } from './helpers/ci.js';
 
 const SCRIPT = fileURLToPath(new URL('../dist/scripts/netns-mesh.js', import.meta.url));
 const unavailable = netnsUnavailable();
-const mustRun = process.env.CI === 'true';
+const mustRun = isCi();
 const skip = unavailable !== undefined && !mustRun;
 const title = (what: string): string => (skip ? `${what} (skipped: ${unavailable})` : what);
 if (skip) console.warn(`netns tests skipped: ${unavailable}`);

@@ -202,7 +202,7 @@ describe('plumtree on a triangle', () => {
     expect(net.node(2).router.stats().graftsSent).toBe(1);
   });
 
-  it('asks the next announcer when the first one does not answer', () => {
+  it('forgets a message whose only announcer went away before the graft, and grafts nobody', () => {
     const net = triangle();
     net.node(0).router.broadcast('first');
     net.run(1_000);
@@ -257,6 +257,40 @@ describe('plumtree on a triangle', () => {
     // Node 1 announced 10 ids to its lazy peer 2: two full lists at once, the rest at the flush.
     expect(net.node(1).router.stats()).toMatchObject({ ihaveIdsSent: 10, ihaveSent: 3 });
     expect(net.node(2).router.stats()).toMatchObject({ 'drop.idListTooLong': 0, graftsSent: 0 });
+  });
+});
+
+describe('plumtree grafts on a line of three', () => {
+  it('asks the next announcer when the first one does not answer', () => {
+    // 0 - 2 - 1, and only node 0 has the message: it sent it while it had no link at all.
+    const graftTimeoutMs = 400;
+    const net = mesh({
+      size: 3,
+      edges: [[1, 2]],
+      config: { router: 'plumtree', plumtreeGraftTimeoutMs: graftTimeoutMs },
+    });
+    const id = net.node(0).router.broadcast('only node 0 has it');
+    net.link(0, 2);
+    const origin = net.node(0).info.id;
+    const announcedBy = (from: number): void => {
+      const peer = net.node(2).peers.get(from);
+      if (!peer) throw new Error('no link');
+      net.node(2).router.onControl(peer, 'ihave', { ids: [id], origins: [origin] });
+    };
+    announcedBy(1); // first, and wrongly: node 1 has nothing to answer a Graft with
+    announcedBy(0);
+    net.run(graftTimeoutMs + 100);
+    expect(net.node(1).router.stats()).toMatchObject({ graftsReceived: 1, graftMisses: 1 });
+    expect(net.node(0).router.stats().graftsReceived).toBe(0);
+    expect(net.node(2).delivered).toEqual([]);
+
+    net.run(graftTimeoutMs);
+    expect(net.node(0).router.stats()).toMatchObject({ graftsReceived: 1, graftAnswers: 1 });
+    expect(net.node(2).delivered.map((message) => message.id)).toEqual([id]);
+    expect(net.node(2).router.stats()).toMatchObject({ graftsSent: 2, missingTracked: 0 });
+    net.run(5_000);
+    expect(net.node(2).delivered).toHaveLength(1);
+    expect(net.node(2).router.stats().graftsSent).toBe(2);
   });
 });
 

@@ -2,14 +2,22 @@
  * Many membership strategies in one process, wired by fake links over a SimClock: the tier-2
  * simulation harness of any strategy (HyParView, Cyclon, full), with no sockets.
  *
- * What it models of the node (docs/protocol.md sections 3-4):
- * - `connect(address)` takes one round trip, then calls `onLinkReady` on both sides; an open
- *   link between the two nodes wins over a new one (the duplicate rule seen from a strategy).
+ * What it models of the node (node.ts, docs/protocol.md sections 3-4):
+ * - `connect(address)` returns an open link to that address at once; otherwise the handshake
+ *   takes one round trip, and concurrent connects of one node to one address share it. A
+ *   connection that completes while another between the same two nodes is open is a duplicate,
+ *   settled by the node's rule: the newer wins when one node dialled both, else the one dialled
+ *   by the smaller id. The winner replaces the loser (`onLinkReplaced` on both sides; a new link
+ *   that loses is never announced), and the loser closes with DUPLICATE_CONNECTION, a close that
+ *   no strategy hears of.
  * - every envelope is encoded and decoded through the real protobuf schema and delivered
  *   after `latencyMs`, in order per link; nothing is delivered to a closed side or dead node;
- * - `close()` flushes (what was sent before still arrives), then both sides get `onLinkClosed`
- *   (the closer with 'local', the other with 'closed', or 'error' when closed with a code);
- * - a link that its owner does not count as a data link closes after `shortLivedIdleMs` idle.
+ * - `close()` reports 'local' to the closer's strategy at once, as the node does, and the other
+ *   side gets `onLinkClosed` after what was sent before ('closed', or 'error' when closed with a
+ *   code);
+ * - a link that its owner does not count as a data link closes `shortLivedIdleMs` after it
+ *   opened, received its last envelope, or its peer went down, whichever is last (the node's
+ *   idle timer: sending does not re-arm it).
  *
  * Everything is driven by `run`/`runUntil`, which step the clock and let promise continuations
  * (dials) run between steps: no real time passes, and a seed replays a run exactly.
@@ -31,6 +39,7 @@ import type {
 } from '../../membership/strategy.js';
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom } from '../../utils/random.js';
+import type { Scheduled } from '../../utils/clock.js';
 import { SimClock } from '../../utils/sim-clock.js';
 import { makeNode, membershipMessage, runFor, settle, viewProblems } from './fakes.js';
 
@@ -41,24 +50,23 @@ export interface MeshOptions {
   seed?: number;
   /** One-way delivery delay of a frame; a dial takes twice this. @default 1 */
   latencyMs?: number;
-  /** How often idle short-lived links are looked for. @default 500 */
-  sweepMs?: number;
 }
 
 export class MeshLink implements PeerLink {
   remote!: MeshLink;
   isOpen = true;
-  lastActivityMs: number;
   closeCode: ErrorCodeName | undefined;
+  /** Lost a duplicate contest: its close concerns no strategy. */
+  isReplaced = false;
+  /** The node's idle timer on this side. */
+  idle: Scheduled | undefined;
 
   constructor(
     readonly owner: MeshNode,
     readonly peer: NodeInfo,
     readonly role: 'dialer' | 'listener',
     private readonly mesh: FakeMesh,
-  ) {
-    this.lastActivityMs = mesh.clock.now();
-  }
+  ) {}
 
   get id(): string {
     return this.peer.id;
@@ -98,7 +106,12 @@ export class MeshNode {
       connect: (address) => mesh.connect(this, address),
       linkTo: (peerId) => mesh.openLinkBetween(this, peerId),
       peerUp: () => void this.ups++,
-      peerDown: (peer, reason) => void this.downs.push({ id: peer.id, reason }),
+      peerDown: (peer, reason) => {
+        this.downs.push({ id: peer.id, reason });
+        // The node re-arms the idle close of a link that is no longer a data link.
+        const link = mesh.openLinkBetween(this, peer.id);
+        if (link && !this.strategy.isDataLink(link)) mesh.armIdle(link);
+      },
       countDrop: (reason) => void this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1),
     };
     this.strategy = factory(this.context);
@@ -119,19 +132,20 @@ export class FakeMesh {
   readonly nodes: MeshNode[] = [];
   /** Envelopes handed to links, by kind, for assertions on traffic. */
   readonly sentByKind = new Map<string, number>();
+  /** Connections that completed beside an open one between the same two nodes. */
+  duplicates = 0;
   readonly #open = new Set<MeshLink>();
+  /** Dials in flight, by dialling node and address: concurrent connects share one. */
+  readonly #dials = new Map<string, Promise<PeerLink | undefined>>();
   readonly #factory: MembershipFactory;
   readonly #seed: number;
   readonly #latencyMs: number;
-  readonly #sweepMs: number;
 
   constructor(options: MeshOptions) {
     this.config = resolveConfig(options.config);
     this.#factory = options.factory;
     this.#seed = options.seed ?? 1;
     this.#latencyMs = options.latencyMs ?? 1;
-    this.#sweepMs = options.sweepMs ?? 500;
-    this.#scheduleSweep();
   }
 
   /** A node with identity seed `n` (port 10000 + n, or the given one: 0 means not listening). */
@@ -152,9 +166,20 @@ export class FakeMesh {
   // --- the fake node: dials, frames, closes --------------------------------------------
 
   connect(from: MeshNode, address: Address): Promise<PeerLink | undefined> {
-    return new Promise((resolve) => {
-      this.clock.schedule(2 * this.#latencyMs, () => resolve(this.#dial(from, address)));
+    const target = this.#listenerAt(address);
+    const open = target && this.openLinkBetween(from, target.info.id);
+    if (open) return Promise.resolve(open);
+    const key = `${from.info.id}>${address.host}:${address.port}`;
+    const pending = this.#dials.get(key);
+    if (pending) return pending;
+    const dial = new Promise<PeerLink | undefined>((resolve) => {
+      this.clock.schedule(2 * this.#latencyMs, () => {
+        this.#dials.delete(key);
+        resolve(this.#dial(from, address));
+      });
     });
+    this.#dials.set(key, dial);
+    return dial;
   }
 
   openLinkBetween(from: MeshNode, peerId: string): MeshLink | undefined {
@@ -168,11 +193,10 @@ export class FakeMesh {
     const decoded = decodeEnvelope(encodeEnvelope(envelope));
     if (!decoded.ok) throw new Error(`mesh: envelope does not survive the codec: ${decoded.reason}`);
     this.sentByKind.set(decoded.value.kind, (this.sentByKind.get(decoded.value.kind) ?? 0) + 1);
-    from.lastActivityMs = this.clock.now();
     this.clock.schedule(this.#latencyMs, () => {
       const to = from.remote;
       if (!to.isOpen || !to.owner.alive) return;
-      to.lastActivityMs = this.clock.now();
+      if (!to.owner.strategy.isDataLink(to)) this.armIdle(to);
       const message = membershipMessage(decoded.value.envelope);
       if (message) to.owner.strategy.onMessage(to, message);
     });
@@ -183,10 +207,21 @@ export class FakeMesh {
     side.isOpen = false;
     side.closeCode = code;
     this.#open.delete(side);
-    // Scheduled after what was already sent on the link: close flushes first.
-    this.clock.schedule(this.#latencyMs, () => {
-      if (side.owner.alive) side.owner.strategy.onLinkClosed(side, 'local');
-      this.#closeRemote(side.remote, code === undefined ? 'closed' : 'error');
+    side.idle?.cancel();
+    // The closer's node reports the close at once; the other side sees it after what was
+    // already sent on the link: close flushes first.
+    if (side.owner.alive && !side.isReplaced) side.owner.strategy.onLinkClosed(side, 'local');
+    this.clock.schedule(this.#latencyMs, () =>
+      this.#closeRemote(side.remote, code === undefined ? 'closed' : 'error'),
+    );
+  }
+
+  /** (Re)arms the node's idle close of one side of a link. */
+  armIdle(side: MeshLink): void {
+    side.idle?.cancel();
+    side.idle = this.clock.schedule(this.config.shortLivedIdleMs, () => {
+      side.idle = undefined;
+      if (side.isOpen && side.owner.alive && !side.owner.strategy.isDataLink(side)) side.close();
     });
   }
 
@@ -196,59 +231,76 @@ export class FakeMesh {
     for (const link of [...this.#open]) {
       if (link.owner !== node) continue;
       link.isOpen = false;
+      link.idle?.cancel();
       this.#open.delete(link);
       this.clock.schedule(this.#latencyMs, () => this.#closeRemote(link.remote, 'closed'));
     }
     node.strategy.stop();
   }
 
-  /** A graceful exit: the strategy sends its Leaves, then the node closes every link. */
+  /**
+   * A graceful exit: the strategy sends its Leaves, then the node closes every link; a stopping
+   * node no longer tells its strategy of closes.
+   */
   leave(node: MeshNode): void {
     node.strategy.stop();
-    for (const link of [...this.#open]) if (link.owner === node) link.close();
     node.alive = false;
+    for (const link of [...this.#open]) if (link.owner === node) link.close();
   }
 
-  #dial(from: MeshNode, address: Address): MeshLink | undefined {
-    if (!from.alive) return undefined;
-    const target = this.nodes.find(
+  #listenerAt(address: Address): MeshNode | undefined {
+    return this.nodes.find(
       (node) =>
         node.alive &&
         node.info.port !== 0 &&
         node.info.host === address.host &&
         node.info.port === address.port,
     );
+  }
+
+  /** The handshake completed: a new link, or a duplicate settled as the node settles it. */
+  #dial(from: MeshNode, address: Address): MeshLink | undefined {
+    if (!from.alive) return undefined;
+    const target = this.#listenerAt(address);
     if (!target || target === from) return undefined;
     const existing = this.openLinkBetween(from, target.info.id);
-    if (existing) return existing;
     const dialer = new MeshLink(from, target.info, 'dialer', this);
     const listener = new MeshLink(target, from.info, 'listener', this);
     dialer.remote = listener;
     listener.remote = dialer;
     this.#open.add(dialer);
     this.#open.add(listener);
-    target.strategy.onLinkReady(listener);
-    from.strategy.onLinkReady(dialer);
-    return dialer;
+    if (!existing) {
+      for (const side of [listener, dialer]) {
+        this.armIdle(side);
+        side.owner.strategy.onLinkReady(side);
+      }
+      return dialer;
+    }
+    this.duplicates++;
+    // PROTOCOL.md 3: `existing` is from's side; from dialled it when its role says so.
+    const newWins = existing.role === 'dialer' || from.info.id < target.info.id;
+    const [winner, loser] = newWins ? [dialer, existing] : [existing, dialer];
+    loser.isReplaced = loser.remote.isReplaced = true;
+    if (newWins) {
+      for (const [previous, next] of [
+        [existing, dialer],
+        [existing.remote, listener],
+      ] as const) {
+        next.owner.strategy.onLinkReplaced(previous, next);
+        if (!next.owner.strategy.isDataLink(next)) this.armIdle(next);
+      }
+    }
+    loser.close('DUPLICATE_CONNECTION');
+    return winner;
   }
 
   #closeRemote(remote: MeshLink, reason: 'closed' | 'error'): void {
     if (!remote.isOpen) return;
     remote.isOpen = false;
+    remote.idle?.cancel();
     this.#open.delete(remote);
-    if (remote.owner.alive) remote.owner.strategy.onLinkClosed(remote, reason);
-  }
-
-  /** The node's idle close of short-lived links, seen per side as a real node would. */
-  #scheduleSweep(): void {
-    this.clock.schedule(this.#sweepMs, () => {
-      const now = this.clock.now();
-      for (const link of [...this.#open]) {
-        const idle = now - link.lastActivityMs >= this.config.shortLivedIdleMs;
-        if (idle && link.owner.alive && !link.owner.strategy.isDataLink(link)) link.close();
-      }
-      this.#scheduleSweep();
-    });
+    if (remote.owner.alive && !remote.isReplaced) remote.owner.strategy.onLinkClosed(remote, reason);
   }
 
   // --- driving time ----------------------------------------------------------------------
