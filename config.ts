@@ -157,8 +157,6 @@ export interface NodeConfig {
   maxIdsPerMessage: number;
   /** Plumtree: most message ids remembered for Graft answers. @default 10000 */
   plumtreeCacheSize: number;
-  /** Check origin signatures of routed messages; off only in the lab to measure its cost. @default true */
-  verifySignatures: boolean;
   /**
    * Routed frames one neighbour may send per second. A relay forwards the whole mesh's traffic,
    * so this is sized for a busy mesh, not one chatter: over it, frames are dropped and counted;
@@ -233,7 +231,6 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   plumtreePruneGraceMs: 1000,
   maxIdsPerMessage: 256,
   plumtreeCacheSize: 10_000,
-  verifySignatures: true,
   routedPerSecond: 1000,
   routedBurst: 5000,
   originTextsPerSecond: 20,

@@ -78,7 +78,10 @@ export interface RouterContext {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
-  /** Checks origins' signatures (keys cached; the lab shares one across its nodes). */
+  /**
+   * Checks origins' signatures (keys cached; the lab shares one across its nodes). Benchmarks
+   * that measure the cost of checking inject `uncheckedSignatures`: no setting turns checks off.
+   */
   readonly signatures: SignatureChecker;
   /** The current forwarding set, from the membership strategy. */
   dataPeers(): DataPeer[];
@@ -407,7 +410,7 @@ export class Router {
     const problem = payloadProblem(payload);
     if (problem) return this.#drop(problem, from);
     const origin = payload.origin as NodeInfo;
-    if (this.#config.verifySignatures && !this.#isSignatureValid(origin, arrival)) {
+    if (!this.#isSignatureValid(origin, arrival)) {
       this.#drop('badSignature', from);
       // An honest relay never forwards what it did not verify: the neighbour is the culprit.
       return this.#context.punish(from.id, `bad signature on message ${ref.id} of origin ${origin.id}`);
