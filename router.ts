@@ -7,7 +7,8 @@
  * Which neighbours get a broadcast is the job of a `BroadcastStrategy` (flood, gossip, plumtree);
  * everything a strategy must not change lives here, in this order for every copy received:
  *
- *   cap TTL, check hops -> decode -> seen? (same bytes and more TTL: forward again; else duplicate)
+ *   cap TTL, check hops -> decode -> seen? (same payload and signature, more TTL: forward again;
+ *   same payload, other signature: never forwarded, a bad one punishes; else duplicate)
  *   -> validate payload -> verify signature (bad: punish the neighbour) -> origin over its text
  *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
  *   the strategy)
@@ -131,6 +132,8 @@ interface SeenEntry {
   /** The first 128 bits of the payload's SHA-256, as a 16-character string: 32 bytes of heap,
    *  where a Buffer costs about 250 (an ArrayBuffer, its backing store and a view). */
   readonly hash: string;
+  /** The same digest of the signature this node verified (or made): the only one it forwards. */
+  readonly signatureHash: string;
   /** Highest TTL the message was forwarded with; 0 when it was not forwarded. */
   forwardedTtl: number;
 }
@@ -372,7 +375,7 @@ export class Router {
     const routed: Routed = { payload: bytes, signature, ttl: this.#config.ttl, hops: 1 };
     const ref = { key: messageKey(self.id, id), originId: self.id, id };
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
-    this.#seen.set(ref.key, { hash: payloadHash(bytes), forwardedTtl: this.#config.ttl });
+    this.#seen.set(ref.key, { ...digestsOf(bytes, signature), forwardedTtl: this.#config.ttl });
     if ('text' in content) bump(this.#counters, 'originated');
     if (to === '') this.#strategy.onMessage({ ...ref, next: routed }, undefined);
     else this.#forwardDirect(ref, routed, to, undefined);
@@ -382,10 +385,11 @@ export class Router {
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
   #onSeenCopy(arrival: Arrival, seen: SeenEntry): void {
     const { from, payload, ref } = arrival;
-    if (payloadHash(arrival.bytes) !== seen.hash) {
+    if (digestOf(arrival.bytes) !== seen.hash) {
       // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
       return this.#onDuplicate(arrival);
     }
+    if (digestOf(arrival.signature) !== seen.signatureHash) return this.#onOtherSignature(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
     this.#learnRoute(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
@@ -397,6 +401,22 @@ export class Router {
       return;
     }
     this.#onDuplicate(arrival);
+  }
+
+  /**
+   * The bytes already verified under another signature. Forwarding it would have honest
+   * neighbours ban this node should it be bad, so it is never forwarded: checked, a bad one
+   * punishes its sender like any bad signature, and a valid one (an origin that signed twice
+   * with random nonces) is a mere duplicate.
+   */
+  #onOtherSignature(arrival: Arrival): void {
+    const origin = arrival.payload.origin as NodeInfo;
+    if (this.#isSignatureValid(origin, arrival)) return this.#onDuplicate(arrival);
+    this.#drop('badSignature', arrival.from);
+    this.#context.punish(
+      arrival.from.id,
+      `bad signature on a seen copy of message ${arrival.ref.id} of origin ${origin.id}`,
+    );
   }
 
   /** Only broadcasts tell the strategy: a flooded direct message says nothing about its tree. */
@@ -418,10 +438,11 @@ export class Router {
     if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
       // Remembered with an infinite TTL forwarded, so that no later copy revives it. The relay is
       // not punished: its own bucket for this origin may have refilled a moment before ours.
-      this.#seen.set(ref.key, { hash: payloadHash(arrival.bytes), forwardedTtl: Number.POSITIVE_INFINITY });
+      const digests = digestsOf(arrival.bytes, arrival.signature);
+      this.#seen.set(ref.key, { ...digests, forwardedTtl: Number.POSITIVE_INFINITY });
       return this.#drop('originRate', from);
     }
-    const entry: SeenEntry = { hash: payloadHash(arrival.bytes), forwardedTtl: 0 };
+    const entry: SeenEntry = { ...digestsOf(arrival.bytes, arrival.signature), forwardedTtl: 0 };
     this.#seen.set(ref.key, entry);
     this.#learnRoute(origin.id, from.id, arrival.hops);
     if (origin.id === this.#context.self.id) {
@@ -559,8 +580,12 @@ export class Router {
 }
 
 /** 128 bits of SHA-256: a forger needs a second preimage, 2^128 work, to pass as a seen copy. */
-function payloadHash(bytes: Uint8Array): string {
+function digestOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
+}
+
+function digestsOf(payload: Uint8Array, signature: Uint8Array): { hash: string; signatureHash: string } {
+  return { hash: digestOf(payload), signatureHash: digestOf(signature) };
 }
 
 function checkText(text: string): void {

@@ -51,3 +51,53 @@ describe('signature checks cannot be switched off by a setting', () => {
     expect(net.node(1).delivered).toHaveLength(1);
   });
 });
+
+describe('a relay forwards only the signature it verified', () => {
+  const zeroed = new Uint8Array(64);
+
+  it('the same bytes with a zeroed signature and more TTL are refused, and their sender punished', () => {
+    const net = mesh({ size: 3, edges: lineEdges(3) });
+    const genuine = craftRouted(author, authorInfo, { id: 'h2' }, { ttl: 1 });
+    net.inject(1, 0, genuine);
+    net.inject(1, 0, { ...genuine, signature: zeroed, ttl: 16 });
+    net.run();
+    expect(net.node(1).delivered.map((m) => m.id)).toEqual(['h2']);
+    expect(net.node(1).router.stats()).toMatchObject({ forwarded: 0, reforwarded: 0, badSignature: 1 });
+    expect(net.node(1).punished).toEqual([
+      { peerId: net.node(0).info.id, reason: expect.stringContaining('h2') },
+    ]);
+    // The honest relay sent nothing its own neighbour could blame it for.
+    expect(net.node(2).punished).toEqual([]);
+  });
+
+  it("Plumtree's Graft answer is the verified copy", () => {
+    const net = mesh({ size: 3, edges: lineEdges(3), config: { router: 'plumtree' } });
+    const toNode2 = net.node(1).peers.get(2);
+    if (!toNode2) throw new Error('no link');
+    net.node(1).router.onControl(toNode2, 'prune', {}); // node 2 gets IHaves only, and grafts
+    const genuine = craftRouted(author, authorInfo, { id: 'graft-me' }, { ttl: 1 });
+    net.inject(1, 0, genuine);
+    net.inject(1, 0, { ...genuine, signature: zeroed, ttl: 16 });
+    net.inject(1, 0, { ...genuine, ttl: 16 });
+    net.run();
+    expect(net.node(1).router.stats()).toMatchObject({ reforwarded: 1, graftAnswers: 1 });
+    expect(net.node(2).delivered.map((m) => m.id)).toEqual(['graft-me']);
+    expect(net.node(2).punished).toEqual([]);
+  });
+
+  it('another valid signature of the same bytes is a duplicate, neither forwarded nor punished', () => {
+    // Ed25519 as Node signs is deterministic; an origin with random nonces could sign twice.
+    const other = new Uint8Array(64).fill(7);
+    const net = mesh({
+      size: 3,
+      edges: lineEdges(3),
+      signatures: () => ({ verify: (_key, _data, signature) => signature[0] !== 0 }),
+    });
+    const genuine = craftRouted(author, authorInfo, { id: 'twice' }, { ttl: 1 });
+    net.inject(1, 0, genuine);
+    net.inject(1, 0, { ...genuine, signature: other, ttl: 16 });
+    net.run();
+    expect(net.node(1).router.stats()).toMatchObject({ forwarded: 0, duplicates: 1, badSignature: 0 });
+    expect(net.node(1).punished).toEqual([]);
+  });
+});
