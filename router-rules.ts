@@ -16,14 +16,41 @@ export const NODE_ID = /^[0-9a-f]{16}$/;
 export type PayloadProblem =
   'origin' | 'id' | 'to' | 'room' | 'content' | 'textTooLong' | 'receiptNotDirect' | 'receiptId';
 export type IdListProblem = 'idListTooLong' | 'idListMismatch' | 'idListEntry';
-export type DropReason =
-  | PayloadProblem
-  | IdListProblem
-  | 'undecodable'
-  | 'hopsExceeded'
-  | 'badSignature'
-  | 'originRate'
-  | 'controlUnsupported';
+/** Why a Routed is refused. */
+export type RoutedProblem = PayloadProblem | 'undecodable' | 'hopsExceeded' | 'badSignature' | 'originRate';
+export type DropReason = RoutedProblem | IdListProblem | 'controlUnsupported';
+
+/**
+ * What a refused Routed costs the neighbour that sent it. Either way it is dropped, counted as
+ * `drop.<reason>`, never delivered nor forwarded. `punish`: the node also closes that link with
+ * the reason and refuses the peer for `banMs`, since an honest relay checks the same before it
+ * forwards anything and so could never have sent it. `drop`: nothing more, since an honest
+ * relay may forward it.
+ */
+export type RoutedAction = 'punish' | 'drop';
+
+/** Every validation failure of a Routed and its action: the one place that decides. */
+export const ROUTED_RULES: Readonly<Record<RoutedProblem, RoutedAction>> = Object.freeze({
+  // Hops are not signed, and a relay whose maxTtl is higher forwards them honestly.
+  hopsExceeded: 'drop',
+  // Decoders of other languages differ at the edges (invalid UTF-8, packed encodings).
+  undecodable: 'drop',
+  // The fixed limits of PROTOCOL.md sections 2 and 5, which every relay checks.
+  origin: 'punish',
+  id: 'punish',
+  to: 'punish',
+  room: 'punish',
+  // Neither Text nor Receipt: possibly a content type of a later version, whose fields are unknown
+  // here and "travel untouched"; a newer relay forwards it honestly.
+  content: 'drop',
+  textTooLong: 'punish',
+  receiptNotDirect: 'punish',
+  receiptId: 'punish',
+  // "An honest relay never forwards what it did not verify."
+  badSignature: 'punish',
+  // The relay's own bucket for this origin may have refilled a moment before ours.
+  originRate: 'drop',
+});
 
 /** Reasons counted as `invalidPayload`. */
 export const PAYLOAD_PROBLEMS: readonly DropReason[] = [

@@ -40,9 +40,11 @@ import {
   MAX_TEXT_BYTES,
   NODE_ID,
   PAYLOAD_PROBLEMS,
+  ROUTED_RULES,
   idListProblem,
   payloadProblem,
   type DropReason,
+  type RoutedProblem,
 } from './router-rules.js';
 import {
   bump,
@@ -68,6 +70,8 @@ export {
   idListProblem,
   isIdListWithinLimit,
   payloadProblem,
+  ROUTED_RULES,
+  type RoutedProblem,
 } from './router-rules.js';
 
 export interface RouterContext {
@@ -92,8 +96,11 @@ export interface RouterContext {
   receipt(event: ReceiptEvent): void;
   /** No Receipt within `receiptTimeoutMs`. */
   receiptMissing(event: { messageId: string; to: string }): void;
-  /** A neighbour relayed a bad signature: the node disconnects and bans it. */
-  punish(peerId: string, reason: string): void;
+  /**
+   * A neighbour sent a Routed that no honest relay forwards (a `punish` rule of `ROUTED_RULES`,
+   * a bad signature among them): the node closes that link with `reason` and refuses the peer.
+   */
+  punish(peerId: string, reason: string, problem: RoutedProblem): void;
   /** Optional hook for the lab's measurements. */
   observe?(event: RouterObservation): void;
 }
@@ -262,14 +269,12 @@ export class Router {
     const hops = Math.max(routed.hops, 1);
     if (hops > this.#config.maxTtl) {
       this.#observeReceive('', '', hops, false, from);
-      return this.#drop('hopsExceeded', from);
+      return this.#refuse('hopsExceeded', from);
     }
     const decoded = decodePayload(routed.payload);
     if (!decoded.ok) {
-      // Counted, not punished: decoders of other languages differ at the edges (invalid UTF-8,
-      // packed encodings), and only a signature proves what an honest relay could not forward.
       this.#observeReceive('', '', hops, false, from);
-      return this.#drop('undecodable', from);
+      return this.#refuse('undecodable', from);
     }
     const payload = decoded.value;
     const originId = payload.origin?.id ?? '';
@@ -411,12 +416,8 @@ export class Router {
    */
   #onOtherSignature(arrival: Arrival): void {
     const origin = arrival.payload.origin as NodeInfo;
-    if (this.#isSignatureValid(origin, arrival)) return this.#onDuplicate(arrival);
-    this.#drop('badSignature', arrival.from);
-    this.#context.punish(
-      arrival.from.id,
-      `bad signature on a seen copy of message ${arrival.ref.id} of origin ${origin.id}`,
-    );
+    if (this.#isSignatureValid(origin, arrival)) this.#onDuplicate(arrival);
+    else this.#refuse('badSignature', arrival.from, arrival.ref);
   }
 
   /** Only broadcasts tell the strategy: a flooded direct message says nothing about its tree. */
@@ -428,19 +429,14 @@ export class Router {
   #onFirstCopy(arrival: Arrival): void {
     const { from, payload, ref } = arrival;
     const problem = payloadProblem(payload);
-    if (problem) return this.#drop(problem, from);
+    if (problem) return this.#refuse(problem, from, ref);
     const origin = payload.origin as NodeInfo;
-    if (!this.#isSignatureValid(origin, arrival)) {
-      this.#drop('badSignature', from);
-      // An honest relay never forwards what it did not verify: the neighbour is the culprit.
-      return this.#context.punish(from.id, `bad signature on message ${ref.id} of origin ${origin.id}`);
-    }
+    if (!this.#isSignatureValid(origin, arrival)) return this.#refuse('badSignature', from, ref);
     if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
-      // Remembered with an infinite TTL forwarded, so that no later copy revives it. The relay is
-      // not punished: its own bucket for this origin may have refilled a moment before ours.
+      // Remembered with an infinite TTL forwarded, so that no later copy revives it.
       const digests = digestsOf(arrival.bytes, arrival.signature);
       this.#seen.set(ref.key, { ...digests, forwardedTtl: Number.POSITIVE_INFINITY });
-      return this.#drop('originRate', from);
+      return this.#refuse('originRate', from, ref);
     }
     const entry: SeenEntry = { ...digestsOf(arrival.bytes, arrival.signature), forwardedTtl: 0 };
     this.#seen.set(ref.key, entry);
@@ -567,6 +563,14 @@ export class Router {
 
   #observeReceive(originId: string, id: string, hops: number, duplicate: boolean, from: DataPeer): void {
     this.#context.observe?.({ type: 'receive', originId, id, hops, duplicate, fromPeer: from.id });
+  }
+
+  /** A Routed refused: dropped and counted, and its sender punished where `ROUTED_RULES` says so. */
+  #refuse(reason: RoutedProblem, from: DataPeer, ref?: MessageRef): void {
+    this.#drop(reason, from);
+    if (ROUTED_RULES[reason] !== 'punish') return;
+    const what = ref ? `message ${ref.id} of origin ${ref.originId || '(none)'}` : 'a routed message';
+    this.#context.punish(from.id, `${reason} on ${what}`, reason);
   }
 
   #drop(reason: DropReason, from: DataPeer): void {

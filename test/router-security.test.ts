@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCli, UsageError } from '../cli/args.js';
 import type { NodeConfig } from '../config.js';
 import { uncheckedSignatures } from '../crypto/signatures.js';
+import type { Routed } from '../proto/messages.js';
+import { ROUTED_RULES, type RoutedProblem } from '../router-rules.js';
 import { seededRandom } from '../utils/random.js';
 import {
   craftRouted,
@@ -99,5 +101,63 @@ describe('a relay forwards only the signature it verified', () => {
     net.run();
     expect(net.node(1).router.stats()).toMatchObject({ forwarded: 0, duplicates: 1, badSignature: 0 });
     expect(net.node(1).punished).toEqual([]);
+  });
+});
+
+describe('every invalid Routed is handled as ROUTED_RULES says', () => {
+  const other = makeIdentity(seededRandom(43));
+  const otherInfo = nodeInfoOf(other, 51);
+
+  it('an origin id that is not the hash of its key closes the link that sent it', () => {
+    const net = mesh({ size: 3, edges: lineEdges(3) });
+    net.inject(1, 0, craftRouted(author, { ...authorInfo, id: otherInfo.id }, { id: 'not-mine' }));
+    net.run();
+    expect(net.node(1).delivered).toEqual([]);
+    expect(net.node(2).delivered).toEqual([]);
+    expect(net.node(1).router.stats()).toMatchObject({ 'drop.origin': 1, invalidPayload: 1 });
+    expect(net.node(1).punished).toEqual([
+      { peerId: net.node(0).info.id, reason: expect.stringMatching(/origin.*not-mine/) },
+    ]);
+  });
+
+  it('punishes the payload rules every relay checks, not what an honest relay may forward', () => {
+    const net = mesh({ size: 3, edges: lineEdges(3), config: { maxTtl: 20, ttl: 16 } });
+    const to = net.node(2).info.id;
+    const cases: Array<[RoutedProblem, Routed]> = [
+      ['hopsExceeded', craftRouted(author, authorInfo, { id: 'h' }, { hops: 21 })],
+      [
+        'undecodable',
+        { payload: new Uint8Array([0xff, 0xff]), signature: new Uint8Array(64), ttl: 5, hops: 1 },
+      ],
+      ['origin', craftRouted(author, { ...authorInfo, name: 'n'.repeat(33) })],
+      ['id', craftRouted(author, authorInfo, { id: 'i'.repeat(65) })],
+      ['to', craftRouted(author, authorInfo, { id: 't', to: 'NOT-A-NODE-ID' })],
+      ['room', craftRouted(author, authorInfo, { id: 'r', room: 'r'.repeat(65) })],
+      ['content', craftRouted(author, authorInfo, { id: 'c', text: null })],
+      ['textTooLong', craftRouted(author, authorInfo, { id: 'l', text: { body: 'x'.repeat(4097) } })],
+      [
+        'receiptNotDirect',
+        craftRouted(author, authorInfo, { id: 'n', text: null, receipt: { messageId: 'm' } }),
+      ],
+      ['receiptId', craftRouted(author, authorInfo, { id: 'e', to, text: null, receipt: { messageId: '' } })],
+      ['badSignature', { ...craftRouted(author, authorInfo, { id: 's' }), signature: new Uint8Array(64) }],
+    ];
+    const punishedFor: RoutedProblem[] = [];
+    for (const [reason, routed] of cases) {
+      const before = net.node(1).punished.length;
+      net.inject(1, 0, routed);
+      expect(net.node(1).router.stats()[`drop.${reason}`]).toBe(1);
+      if (net.node(1).punished.length > before) punishedFor.push(reason);
+    }
+    net.run();
+    expect(net.node(1).delivered).toEqual([]);
+    expect(net.node(2).delivered).toEqual([]);
+    const punishRules = cases.map(([reason]) => reason).filter((reason) => ROUTED_RULES[reason] === 'punish');
+    expect(punishedFor).toEqual(punishRules);
+    // The rules the issue names, and those an honest relay may break through no fault of its own.
+    expect(punishRules).toEqual(expect.arrayContaining(['origin', 'id', 'textTooLong', 'badSignature']));
+    expect(punishRules).not.toEqual(expect.arrayContaining(['hopsExceeded']));
+    expect(punishRules).not.toContain('undecodable');
+    expect(punishRules).not.toContain('content');
   });
 });
