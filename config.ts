@@ -134,6 +134,21 @@ export interface NodeConfig {
   seenCacheSize: number;
   /** Seen-cache entry lifetime. @default 600000 */
   seenCacheTtlMs: number;
+  /**
+   * Oldest a message may be to be accepted, by its `sent_at_ms` against this node's clock: it
+   * covers transit and an origin whose clock runs behind. Older ones are dropped and counted
+   * (`drop.sentTooLongAgo`): the seen cache may have forgotten them, and a replay would be
+   * delivered again. The router shrinks it to fit what the seen cache still holds, so it reaches
+   * back at most seenCacheTtlMs - maxClockSkewMs, less while a flood turns the cache over by
+   * count (see router.ts). @default 300000
+   */
+  maxMessageAgeMs: number;
+  /**
+   * Clock-skew allowance: how far ahead of this node's clock an origin's may run. A message sent
+   * later than now + this is dropped and counted (`drop.sentInFuture`). Less than half of
+   * seenCacheTtlMs, so that the window left for the age is at least as long. @default 30000
+   */
+  maxClockSkewMs: number;
   /** Routes kept (one per origin). @default 10000 */
   routeCacheSize: number;
   /** How long a sender waits for a direct message's Receipt. @default 10000 */
@@ -223,6 +238,8 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   maxTtl: 32,
   seenCacheSize: 100_000,
   seenCacheTtlMs: 600_000,
+  maxMessageAgeMs: 300_000,
+  maxClockSkewMs: 30_000,
   routeCacheSize: 10_000,
   receiptTimeoutMs: 10_000,
   gossipFanout: 4,
@@ -277,6 +294,8 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   maxTtl: [1, 255],
   seenCacheSize: [16, 10_000_000],
   seenCacheTtlMs: [1000, 86_400_000],
+  maxMessageAgeMs: [1000, 86_400_000],
+  maxClockSkewMs: [0, 3_600_000],
   routeCacheSize: [1, 10_000_000],
   receiptTimeoutMs: [10, 3_600_000],
   gossipFanout: [1, 64],
@@ -341,6 +360,9 @@ export function resolveConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   }
   if (config.host.length === 0) throw new ConfigError('host must not be empty');
   if (config.ttl > config.maxTtl) throw new ConfigError(`ttl ${config.ttl} exceeds maxTtl ${config.maxTtl}`);
+  if (config.maxClockSkewMs * 2 >= config.seenCacheTtlMs) {
+    throw new ConfigError('maxClockSkewMs must be less than half of seenCacheTtlMs');
+  }
   if (config.prwl > config.arwl) throw new ConfigError(`prwl ${config.prwl} exceeds arwl ${config.arwl}`);
   if (config.shuffleActive + config.shufflePassive + 1 > config.maxEntriesPerMessage) {
     throw new ConfigError('shuffleActive + shufflePassive + 1 must fit in maxEntriesPerMessage');

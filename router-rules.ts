@@ -17,7 +17,9 @@ export type PayloadProblem =
   'origin' | 'id' | 'to' | 'room' | 'content' | 'textTooLong' | 'receiptNotDirect' | 'receiptId';
 export type IdListProblem = 'idListTooLong' | 'idListMismatch' | 'idListEntry';
 /** Why a Routed is refused. */
-export type RoutedProblem = PayloadProblem | 'undecodable' | 'hopsExceeded' | 'badSignature' | 'originRate';
+export type SentAtProblem = 'sentTooLongAgo' | 'sentInFuture';
+export type RoutedProblem =
+  PayloadProblem | SentAtProblem | 'undecodable' | 'hopsExceeded' | 'badSignature' | 'originRate';
 export type DropReason = RoutedProblem | IdListProblem | 'controlUnsupported';
 
 /**
@@ -46,6 +48,9 @@ export const ROUTED_RULES: Readonly<Record<RoutedProblem, RoutedAction>> = Objec
   textTooLong: 'punish',
   receiptNotDirect: 'punish',
   receiptId: 'punish',
+  // Clocks differ: the relay's (or its own window, shrunk by another flood) accepted it.
+  sentTooLongAgo: 'drop',
+  sentInFuture: 'drop',
   // "An honest relay never forwards what it did not verify."
   badSignature: 'punish',
   // The relay's own bucket for this origin may have refilled a moment before ours.
@@ -64,6 +69,8 @@ export const PAYLOAD_PROBLEMS: readonly DropReason[] = [
   'receiptNotDirect',
   'receiptId',
 ];
+/** Reasons counted as `outsideWindow`. */
+export const SENT_AT_PROBLEMS: readonly DropReason[] = ['sentTooLongAgo', 'sentInFuture'];
 /** Reasons counted as `controlDropped`. */
 export const CONTROL_PROBLEMS: readonly DropReason[] = [
   'idListTooLong',
@@ -71,6 +78,25 @@ export const CONTROL_PROBLEMS: readonly DropReason[] = [
   'idListEntry',
   'controlUnsupported',
 ];
+
+/** The times a message's `sent_at_ms` must fall between, both included (this node's clock). */
+export interface SentAtWindow {
+  readonly oldestMs: number;
+  readonly newestMs: number;
+}
+
+/**
+ * Where `sent_at_ms` falls against the window. The one place that compares it: the field is a
+ * uint64, which a decoder may hand over as a number or as a bigint, and the comparison is made
+ * on a number (exact up to 2^53 ms, 285,000 years; a bigger value is far in the future anyway).
+ */
+export function sentAtProblem(sentAtMs: number | bigint, window: SentAtWindow): SentAtProblem | undefined {
+  const sent = Number(sentAtMs);
+  if (sent > window.newestMs) return 'sentInFuture';
+  // Written so that NaN, which no decoder should produce, is refused too.
+  if (!(sent >= window.oldestMs)) return 'sentTooLongAgo';
+  return undefined;
+}
 
 /** Ids are counted in Unicode code points, the "chars" of PROTOCOL.md. */
 export function isMessageId(id: unknown): id is string {

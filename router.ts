@@ -9,7 +9,8 @@
  *
  *   cap TTL, check hops -> decode -> seen? (same payload and signature, more TTL: forward again;
  *   same payload, other signature: never forwarded, a bad one punishes; else duplicate)
- *   -> validate payload -> verify signature (bad: punish the neighbour) -> origin over its text
+ *   -> validate payload -> sent_at_ms in the window? -> verify signature (bad: punish the
+ *   neighbour) -> origin over its text
  *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
  *   the strategy)
  *
@@ -18,8 +19,21 @@
  * `maxTtl` links, so the copies of a message die within `maxTtl` link delays (milliseconds to
  * seconds), far below `seenCacheTtlMs` (10 minutes by default). The cache must also be large
  * enough for every message of that window: `seenCacheSize` >= messages per second across the
- * mesh x the lifetime of copies. A neighbour that replays a genuine message after its entry
- * expired gets it delivered again; TTL alone cannot prevent that, since each relay may reset it.
+ * mesh x the lifetime of copies.
+ *
+ * Replays: a neighbour may send a genuine message again once its entry is gone, by age or
+ * because a flood of fresh identities turned the cache over by count. TTL cannot stop that (any
+ * relay may reset it); `sent_at_ms`, signed, does. Window invariant: every message this node
+ * accepted with `sent_at_ms` >= `oldestMs` is still in the seen cache, so its replay is a
+ * duplicate, and anything older is refused. A message is accepted only when dated at most
+ * `maxClockSkewMs` after its acceptance, and the cache holds every entry set since
+ * `heldSinceMs()`; `oldestMs` = max(now - maxMessageAgeMs, heldSinceMs() + maxClockSkewMs) keeps
+ * the invariant. The window thus shrinks to fit the cache: to seenCacheTtlMs - maxClockSkewMs at
+ * most, less when a flood turns it over by count. Should a flood turn the whole cache over within
+ * maxClockSkewMs, the window closes and new messages are refused, never delivered twice, until it
+ * subsides; one neighbour at routedPerSecond takes seenCacheSize / routedPerSecond (100 s by
+ * default). A node that restarts starts with an empty cache: it may deliver again what it
+ * delivered less than maxMessageAgeMs before.
  *
  * Callbacks of `RouterContext` are called synchronously and must not throw.
  */
@@ -41,10 +55,13 @@ import {
   NODE_ID,
   PAYLOAD_PROBLEMS,
   ROUTED_RULES,
+  SENT_AT_PROBLEMS,
   idListProblem,
   payloadProblem,
+  sentAtProblem,
   type DropReason,
   type RoutedProblem,
+  type SentAtWindow,
 } from './router-rules.js';
 import {
   bump,
@@ -322,6 +339,8 @@ export class Router {
       ...this.#counters,
       routesKnown: this.routes().length,
       seenEntries: this.#seen.size,
+      // How far back a message may be dated now; 0 or less: the window is closed by a flood.
+      sentAtWindowMs: this.#context.clock.now() - this.#sentAtWindow().oldestMs,
       pendingReceipts: this.#pendingReceipts.size,
       ...this.#strategy.stats(),
     };
@@ -357,11 +376,13 @@ export class Router {
       'directRouted',
       'directFlooded',
       'ownUnseen',
+      'outsideWindow',
     ];
     for (const name of names) this.#counters[name] = 0;
     for (const reason of [
       ...PAYLOAD_PROBLEMS,
       ...CONTROL_PROBLEMS,
+      ...SENT_AT_PROBLEMS,
       'hopsExceeded',
       'badSignature',
       'originRate',
@@ -430,6 +451,8 @@ export class Router {
     const { from, payload, ref } = arrival;
     const problem = payloadProblem(payload);
     if (problem) return this.#refuse(problem, from, ref);
+    const outside = sentAtProblem(payload.sentAtMs, this.#sentAtWindow());
+    if (outside) return this.#refuse(outside, from, ref);
     const origin = payload.origin as NodeInfo;
     if (!this.#isSignatureValid(origin, arrival)) return this.#refuse('badSignature', from, ref);
     if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
@@ -536,6 +559,14 @@ export class Router {
     }
   }
 
+  /** The window of `sent_at_ms` a new message must fall in; see the invariant at the top. */
+  #sentAtWindow(): SentAtWindow {
+    const now = this.#context.clock.now();
+    const { maxMessageAgeMs, maxClockSkewMs } = this.#config;
+    const oldestMs = Math.max(now - maxMessageAgeMs, this.#seen.heldSinceMs() + maxClockSkewMs);
+    return { oldestMs, newestMs: now + maxClockSkewMs };
+  }
+
   #isSignatureValid(origin: NodeInfo, arrival: Arrival): boolean {
     const signed = Buffer.concat([SIGNATURE_CONTEXT, arrival.bytes]);
     return this.#context.signatures.verify(origin.publicKey, signed, arrival.signature);
@@ -578,6 +609,7 @@ export class Router {
     if (reason === 'hopsExceeded' || reason === 'badSignature' || reason === 'originRate')
       bump(this.#counters, reason);
     else if (PAYLOAD_PROBLEMS.includes(reason)) bump(this.#counters, 'invalidPayload');
+    else if (SENT_AT_PROBLEMS.includes(reason)) bump(this.#counters, 'outsideWindow');
     else bump(this.#counters, 'controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
   }

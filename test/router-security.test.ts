@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCli, UsageError } from '../cli/args.js';
-import type { NodeConfig } from '../config.js';
+import { ConfigError, resolveConfig, type NodeConfig } from '../config.js';
 import { uncheckedSignatures } from '../crypto/signatures.js';
 import type { Routed } from '../proto/messages.js';
 import { ROUTED_RULES, type RoutedProblem } from '../router-rules.js';
@@ -159,5 +159,81 @@ describe('every invalid Routed is handled as ROUTED_RULES says', () => {
     expect(punishRules).not.toEqual(expect.arrayContaining(['hopsExceeded']));
     expect(punishRules).not.toContain('undecodable');
     expect(punishRules).not.toContain('content');
+  });
+});
+
+describe('old messages cannot be replayed once the seen cache forgot them', () => {
+  it("a copy replayed after its seen entry expired is refused by its age, the window shrunk to the cache's", () => {
+    const config = { seenCacheTtlMs: 60_000, maxMessageAgeMs: 300_000, maxClockSkewMs: 10_000 };
+    const net = mesh({ size: 3, edges: lineEdges(3), config });
+    const routed = craftRouted(author, authorInfo, { id: 'old', sentAtMs: net.clock.now() });
+    net.inject(1, 0, routed);
+    net.run(61_000);
+    expect(net.node(1).router.stats().seenEntries).toBe(0);
+    net.inject(1, 0, routed);
+    net.run();
+    expect(net.node(1).delivered.map((m) => m.id)).toEqual(['old']);
+    expect(net.node(2).delivered.map((m) => m.id)).toEqual(['old']);
+    expect(net.node(1).router.stats()).toMatchObject({ 'drop.sentTooLongAgo': 1, outsideWindow: 1 });
+    expect(net.node(1).punished).toEqual([]);
+  });
+
+  it('a seen cache turned over by a flood of fresh identities shrinks the window past the forgotten', () => {
+    const config = { seenCacheSize: 16, seenCacheTtlMs: 60_000, maxClockSkewMs: 1000 };
+    const net = mesh({ size: 2, edges: lineEdges(2), config });
+    const routed = craftRouted(author, authorInfo, { id: 'flushed', sentAtMs: net.clock.now() });
+    net.inject(1, 0, routed);
+    net.run(5000);
+    const random = seededRandom(7);
+    for (let i = 0; i < 16; i++) {
+      const sybil = makeIdentity(random);
+      net.inject(1, 0, craftRouted(sybil, nodeInfoOf(sybil, i), { id: `f${i}`, sentAtMs: net.clock.now() }));
+    }
+    net.inject(1, 0, routed);
+    expect(net.node(1).delivered.filter((m) => m.id === 'flushed')).toHaveLength(1);
+    expect(net.node(1).router.stats()['drop.sentTooLongAgo']).toBe(1);
+    // A message sent now is still new.
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'fresh', sentAtMs: net.clock.now() }));
+    expect(net.node(1).delivered.map((m) => m.id)).toContain('fresh');
+  });
+
+  it('refuses a message dated further ahead than the clock-skew allowance; accepts one at its edge', () => {
+    const net = mesh({ size: 2, edges: lineEdges(2), config: { maxClockSkewMs: 2000 } });
+    net.run(1000);
+    const now = net.clock.now();
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'edge', sentAtMs: now + 2000 }));
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'ahead', sentAtMs: now + 2001 }));
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'far', sentAtMs: 2 ** 53 }));
+    expect(net.node(1).delivered.map((m) => m.id)).toEqual(['edge']);
+    expect(net.node(1).router.stats()).toMatchObject({ 'drop.sentInFuture': 2, outsideWindow: 2 });
+    expect(net.node(1).punished).toEqual([]);
+  });
+
+  it('accepts a message maxMessageAgeMs old, refuses one a millisecond older', () => {
+    const config = { maxMessageAgeMs: 5000, maxClockSkewMs: 1000 };
+    const net = mesh({ size: 2, edges: lineEdges(2), config });
+    net.run(10_000);
+    const now = net.clock.now();
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'edge', sentAtMs: now - 5000 }));
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'old', sentAtMs: now - 5001 }));
+    expect(net.node(1).delivered.map((m) => m.id)).toEqual(['edge']);
+    expect(net.node(1).router.stats()['drop.sentTooLongAgo']).toBe(1);
+  });
+});
+
+describe('the window settings', () => {
+  it('refuse a clock-skew allowance that would leave less window than itself', () => {
+    expect(resolveConfig({ seenCacheTtlMs: 60_000, maxClockSkewMs: 29_999 }).maxClockSkewMs).toBe(29_999);
+    expect(() => resolveConfig({ seenCacheTtlMs: 60_000, maxClockSkewMs: 30_000 })).toThrow(ConfigError);
+    expect(() => resolveConfig({ maxMessageAgeMs: 999 })).toThrow(/maxMessageAgeMs/);
+  });
+
+  it('stats show how far back the window reaches, shrunk to the seen cache', () => {
+    const config = { seenCacheTtlMs: 60_000, maxMessageAgeMs: 300_000, maxClockSkewMs: 10_000 };
+    const net = mesh({ size: 2, edges: lineEdges(2), config });
+    expect(net.node(1).router.stats().sentAtWindowMs).toBe(300_000);
+    net.inject(1, 0, craftRouted(author, authorInfo, { id: 'x', sentAtMs: 0 }));
+    net.run(60_000); // the entry leaves by age: the window reaches back no further than the cache
+    expect(net.node(1).router.stats().sentAtWindowMs).toBeLessThanOrEqual(60_000 - 10_000);
   });
 });

@@ -378,8 +378,9 @@ describe('bad input is dropped, counted, and never delivered', () => {
 });
 
 describe('seen cache', () => {
-  it('ages by the injected clock: a copy replayed after seenCacheTtlMs is new again', () => {
-    const net = mesh({ size: 2, edges: lineEdges(2), config: { seenCacheTtlMs: 1000 } });
+  it('ages by the injected clock: a copy replayed after seenCacheTtlMs is refused by its age', () => {
+    const config = { seenCacheTtlMs: 1000, maxClockSkewMs: 100 };
+    const net = mesh({ size: 2, edges: lineEdges(2), config });
     const author = makeIdentity(seededRandom(3));
     const routed = craftRouted(author, nodeInfoOf(author, 9));
     net.inject(1, 0, routed);
@@ -388,8 +389,10 @@ describe('seen cache', () => {
     expect(net.node(1).delivered).toHaveLength(1);
     expect(net.node(1).router.stats().duplicates).toBe(1);
     net.run(2);
+    expect(net.node(1).router.stats().seenEntries).toBe(0);
     net.inject(1, 0, routed);
-    expect(net.node(1).delivered).toHaveLength(2);
+    expect(net.node(1).delivered).toHaveLength(1);
+    expect(net.node(1).router.stats()['drop.sentTooLongAgo']).toBe(1);
   });
 });
 
