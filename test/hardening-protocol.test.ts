@@ -31,7 +31,7 @@ import {
   sealedAtClose,
   type Line,
 } from './helpers/hardening.js';
-import { craftRouted } from './helpers/router-mesh.js';
+import { craftRouted as craftRoutedAt } from './helpers/router-mesh.js';
 import { decodeOrThrow, nodeInfoOf, randomIdentity, type RawPeer } from './helpers/raw-peer.js';
 import { TcpMesh, waitFor } from './helpers/tcp-mesh.js';
 
@@ -44,6 +44,10 @@ afterEach(async () => {
 });
 
 const UINT32_MAX = 4294967295;
+
+/** A Routed as its origin sends it now: the nodes here run on the system clock. */
+const craftRouted = (...[identity, info, payload, routed]: Parameters<typeof craftRoutedAt>): Routed =>
+  craftRoutedAt(identity, info, { sentAtMs: Date.now(), ...payload }, routed);
 
 /** An origin the test signs for: a node that exists only as a key. */
 function origin(name = 'origin'): { identity: Identity; info: NodeInfo } {
