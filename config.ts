@@ -151,7 +151,11 @@ export interface NodeConfig {
   maxClockSkewMs: number;
   /** Routes kept (one per origin). @default 10000 */
   routeCacheSize: number;
-  /** How long a sender waits for a direct message's Receipt. @default 10000 */
+  /**
+   * How long a sender waits for a direct message's Receipt. A Text sent along a learned route
+   * whose Receipt has not come within half of it floods, and that route is dropped (route-table.ts).
+   * @default 10000
+   */
   receiptTimeoutMs: number;
   /** Gossip: neighbours each message is forwarded to. @default 4 */
   gossipFanout: number;

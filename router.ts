@@ -47,6 +47,7 @@ import type { DataPeer } from './membership/strategy.js';
 import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
+import { RouteTable } from './route-table.js';
 import {
   CONTROL_PROBLEMS,
   LOBBY,
@@ -162,10 +163,16 @@ interface SeenEntry {
   forwardedTtl: number;
 }
 
-interface Route {
-  readonly via: string;
-  readonly hops: number;
-  readonly learnedAtMs: number;
+/** A direct Text of this node waiting for its Receipt. */
+interface PendingReceipt {
+  readonly to: string;
+  readonly ref: MessageRef;
+  readonly routed: Routed;
+  /** The neighbour it was sent to along a learned route; undefined once flooded. */
+  via: string | undefined;
+  readonly timer: Scheduled;
+  /** Fires at half the receipt timeout when it was sent along a route: then it floods. */
+  readonly fallback: Scheduled | undefined;
 }
 
 /** A copy received, with TTL capped and hops checked. */
@@ -181,14 +188,23 @@ interface Arrival {
 
 type Content = { text: { body: string } } | { receipt: { messageId: string } };
 
+interface Originated {
+  readonly id: string;
+  readonly ref: MessageRef;
+  readonly routed: Routed;
+  readonly via: string | undefined;
+}
+
 export class Router {
   readonly #context: RouterContext;
   readonly #config: NodeConfig;
   readonly #log: Logger;
   readonly #strategy: BroadcastStrategy;
   readonly #seen: FifoCache<SeenEntry>;
-  readonly #routes: LRUCache<string, Route>;
-  readonly #pendingReceipts = new Map<string, { to: string; timer: Scheduled }>();
+  readonly #routes: RouteTable;
+  /** Direct Texts of others this node sent along a learned route, by message key. */
+  readonly #relayedTexts: LRUCache<string, { to: string; via: string }>;
+  readonly #pendingReceipts = new Map<string, PendingReceipt>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
   readonly #counters: Record<string, number> = {};
@@ -209,11 +225,19 @@ export class Router {
       clock,
     });
     // A route is forgotten when its origin has been silent as long as its messages are remembered.
-    this.#routes = new LRUCache(
-      lruOptions({ entries: this.#config.routeCacheSize, ttlMs: this.#config.seenCacheTtlMs, clock }),
+    const { routeCacheSize, seenCacheTtlMs, receiptTimeoutMs } = this.#config;
+    this.#routes = new RouteTable({
+      selfId: context.self.id,
+      entries: routeCacheSize,
+      ttlMs: seenCacheTtlMs,
+      staleMs: receiptTimeoutMs,
+      clock,
+    });
+    this.#relayedTexts = new LRUCache(
+      lruOptions({ entries: routeCacheSize, ttlMs: receiptTimeoutMs, clock }),
     );
     // nanoid's alphabet and length, drawn from the injected source so that a seeded run replays.
-    const { originTextsPerSecond, originTextsBurst, routeCacheSize } = this.#config;
+    const { originTextsPerSecond, originTextsBurst } = this.#config;
     this.#originRate = new KeyedRate(clock, originTextsPerSecond, 2 * originTextsBurst, routeCacheSize);
     this.#ownRate = new TokenBucket(clock, originTextsPerSecond, originTextsBurst);
     this.#newId = customRandom(urlAlphabet, NANOID_CHARS, (size) => context.random.bytes(size));
@@ -238,7 +262,7 @@ export class Router {
       throw new RangeError(`room is over ${MAX_ROOM_BYTES} bytes`);
     }
     this.#takeOwnRate();
-    return this.#originate('', room, { text: { body: text } });
+    return this.#originate('', room, { text: { body: text } }).id;
   }
 
   /** Sends a direct Text to a node id and waits `receiptTimeoutMs` for its Receipt; returns the message id. */
@@ -247,14 +271,37 @@ export class Router {
     if (to === this.#context.self.id) throw new RangeError('cannot send a direct message to this node');
     checkText(text);
     this.#takeOwnRate();
-    const id = this.#originate(to, '', { text: { body: text } });
-    const timer = this.#context.clock.schedule(this.#config.receiptTimeoutMs, () => {
+    const { id, ref, routed, via } = this.#originate(to, '', { text: { body: text } });
+    const { clock } = this.#context;
+    const timeoutMs = this.#config.receiptTimeoutMs;
+    const timer = clock.schedule(timeoutMs, () => {
+      this.#pendingReceipts.get(id)?.fallback?.cancel();
       this.#pendingReceipts.delete(id);
       bump(this.#counters, 'receiptTimeouts');
       this.#context.receiptMissing({ messageId: id, to });
     });
-    this.#pendingReceipts.set(id, { to, timer });
+    const fallback =
+      via === undefined ? undefined : clock.schedule(timeoutMs / 2, () => this.#onRouteSilent(id));
+    this.#pendingReceipts.set(id, { to, ref, routed, via, timer, fallback });
     return id;
+  }
+
+  /**
+   * Half the receipt timeout passed without a Receipt for a Text sent along a learned route: the
+   * route may be a hijacker's claim (hops are not signed). It is forgotten, its neighbour is no
+   * longer believed about that destination, and the same copy floods to every other neighbour.
+   */
+  #onRouteSilent(messageId: string): void {
+    const pending = this.#pendingReceipts.get(messageId);
+    if (!pending?.via) return;
+    bump(this.#counters, 'routeFallbacks');
+    this.#routes.fail(pending.to, pending.via);
+    const failed = pending.via;
+    pending.via = undefined;
+    bump(this.#counters, 'directFlooded');
+    for (const peer of this.#context.dataPeers()) {
+      if (peer.id !== failed) this.#sendRouted(peer, pending.ref, pending.routed);
+    }
   }
 
   /** Refuses a text over the rate the relays would drop it at, so that the user learns it. */
@@ -320,14 +367,12 @@ export class Router {
   }
 
   onPeerDown(peerId: string): void {
-    // Collected first: deleting from an lru-cache while iterating it is not safe.
-    const dead = [...this.#routes.entries()].filter(([, route]) => route.via === peerId);
-    for (const [originId] of dead) this.#routes.delete(originId);
+    this.#routes.forgetVia(peerId);
     if (!this.#stopped) this.#strategy.onPeerDown(peerId);
   }
 
   routes(): Array<{ originId: string; via: string; hops: number }> {
-    return [...this.#routes.entries()].map(([originId, { via, hops }]) => ({ originId, via, hops }));
+    return this.#routes.entries().map(([originId, { via, hops }]) => ({ originId, via, hops }));
   }
 
   /**
@@ -338,6 +383,7 @@ export class Router {
     return {
       ...this.#counters,
       routesKnown: this.routes().length,
+      routesConfirmed: this.#routes.entries().filter(([, route]) => route.isConfirmed).length,
       seenEntries: this.#seen.size,
       // How far back a message may be dated now; 0 or less: the window is closed by a flood.
       sentAtWindowMs: this.#context.clock.now() - this.#sentAtWindow().oldestMs,
@@ -350,7 +396,10 @@ export class Router {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const { timer } of this.#pendingReceipts.values()) timer.cancel();
+    for (const { timer, fallback } of this.#pendingReceipts.values()) {
+      timer.cancel();
+      fallback?.cancel();
+    }
     this.#pendingReceipts.clear();
     this.#strategy.stop();
   }
@@ -377,6 +426,7 @@ export class Router {
       'directFlooded',
       'ownUnseen',
       'outsideWindow',
+      'routeFallbacks',
     ];
     for (const name of names) this.#counters[name] = 0;
     for (const reason of [
@@ -391,8 +441,11 @@ export class Router {
     }
   }
 
-  /** Signs and sends a new message; the payload is encoded once, here, and never again. */
-  #originate(to: string, room: string, content: Content): string {
+  /**
+   * Signs and sends a new message; the payload is encoded once, here, and never again. `via`: the
+   * neighbour a direct message went to along a learned route.
+   */
+  #originate(to: string, room: string, content: Content): Originated {
     if (this.#stopped) throw new Error('router is stopped');
     const { self, identity, clock } = this.#context;
     const id = this.#newId();
@@ -403,9 +456,11 @@ export class Router {
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
     this.#seen.set(ref.key, { ...digestsOf(bytes, signature), forwardedTtl: this.#config.ttl });
     if ('text' in content) bump(this.#counters, 'originated');
-    if (to === '') this.#strategy.onMessage({ ...ref, next: routed }, undefined);
-    else this.#forwardDirect(ref, routed, to, undefined);
-    return id;
+    if (to === '') {
+      this.#strategy.onMessage({ ...ref, next: routed }, undefined);
+      return { id, ref, routed, via: undefined };
+    }
+    return { id, ref, routed, via: this.#forwardDirect(ref, routed, to, undefined) };
   }
 
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
@@ -417,7 +472,7 @@ export class Router {
     }
     if (digestOf(arrival.signature) !== seen.signatureHash) return this.#onOtherSignature(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
-    this.#learnRoute(ref.originId, from.id, arrival.hops);
+    this.#routes.learn(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
     if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
       bump(this.#counters, 'reforwarded');
@@ -463,7 +518,8 @@ export class Router {
     }
     const entry: SeenEntry = { ...digestsOf(arrival.bytes, arrival.signature), forwardedTtl: 0 };
     this.#seen.set(ref.key, entry);
-    this.#learnRoute(origin.id, from.id, arrival.hops);
+    this.#routes.learn(origin.id, from.id, arrival.hops);
+    if (payload.receipt != null) this.#maybeConfirmByReceipt(payload, origin);
     if (origin.id === this.#context.self.id) {
       // A genuine message of this node it no longer remembers (restart, eviction): not news to it.
       bump(this.#counters, 'ownUnseen');
@@ -476,7 +532,23 @@ export class Router {
     if (!next) bump(this.#counters, 'ttlExpired');
     entry.forwardedTtl = next?.ttl ?? 0;
     if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from.id);
-    else if (next) this.#forwardDirect(ref, next, payload.to, from.id);
+    else if (next) {
+      const via = this.#forwardDirect(ref, next, payload.to, from.id);
+      if (via !== undefined && payload.text != null) this.#relayedTexts.set(ref.key, { to: payload.to, via });
+    }
+  }
+
+  /**
+   * A Receipt, signed by its origin, for a Text this node routed: the route it took to that
+   * origin works. At the Text's sender, the pending receipt does the same.
+   */
+  #maybeConfirmByReceipt(payload: Payload, origin: NodeInfo): void {
+    const messageId = payload.receipt?.messageId ?? '';
+    const sent = this.#isForSelf(payload)
+      ? this.#pendingReceipts.get(messageId)
+      : this.#relayedTexts.get(messageKey(payload.to, messageId));
+    // Only the destination itself may confirm: anyone can sign a Receipt naming a message id.
+    if (sent?.via !== undefined && sent.to === origin.id) this.#routes.confirm(origin.id, sent.via);
   }
 
   /** A direct message at its destination: deliver a Text and answer it, match a Receipt. Not forwarded. */
@@ -531,32 +603,20 @@ export class Router {
   /**
    * A direct message goes to its destination when it is a neighbour, else to the learned next
    * hop, else (no route, or the route points back to the sender) it floods like a broadcast.
+   * Returns the next hop when it was a learned route (see route-table.ts).
    */
-  #forwardDirect(ref: MessageRef, routed: Routed, to: string, from: string | undefined): void {
+  #forwardDirect(ref: MessageRef, routed: Routed, to: string, from: string | undefined): string | undefined {
     const peers = this.#context.dataPeers();
-    const route = this.#routes.get(to);
-    const hop = peers.find((peer) => peer.id === to) ?? peers.find((peer) => peer.id === route?.via);
+    const neighbour = peers.find((peer) => peer.id === to);
+    const via = this.#routes.get(to)?.via;
+    const hop = neighbour ?? peers.find((peer) => peer.id === via);
     if (hop && hop.id !== from && this.#sendRouted(hop, ref, routed)) {
       bump(this.#counters, 'directRouted');
-      return;
+      return neighbour ? undefined : hop.id;
     }
     bump(this.#counters, 'directFlooded');
     for (const peer of peers) if (peer.id !== from) this.#sendRouted(peer, ref, routed);
-  }
-
-  /**
-   * Keeps, per origin, the shortest route among fresh ones: a shorter path replaces the known
-   * one, news through the same neighbour refreshes it, and a route not confirmed within a receipt
-   * timeout (the time a sender waits before deciding a route failed) yields to any newer one.
-   */
-  #learnRoute(originId: string, via: string, hops: number): void {
-    if (originId === this.#context.self.id) return;
-    const now = this.#context.clock.now();
-    const known = this.#routes.get(originId);
-    const isStale = known !== undefined && now - known.learnedAtMs > this.#config.receiptTimeoutMs;
-    if (!known || known.via === via || hops < known.hops || isStale) {
-      this.#routes.set(originId, { via, hops, learnedAtMs: now });
-    }
+    return undefined;
   }
 
   /** The window of `sent_at_ms` a new message must fall in; see the invariant at the top. */

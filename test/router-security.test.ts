@@ -237,3 +237,86 @@ describe('the window settings', () => {
     expect(net.node(1).router.stats().sentAtWindowMs).toBeLessThanOrEqual(60_000 - 10_000);
   });
 });
+
+describe('a neighbour cannot hijack a route by replaying seen bytes with hops 1', () => {
+  // 1 - 0 - 2 - 3 - 4: node 1 is the hijacker, a leaf that answers nothing onwards; 4 the destination.
+  const edges = [
+    [0, 1],
+    [0, 2],
+    [2, 3],
+    [3, 4],
+  ] as const;
+
+  /** A message of node 4, reaching node 0 the honest way (4 -> 3 -> 2 -> 0), then replayed by 1. */
+  function hijack(net: RouterMesh, id: string): void {
+    const destination = net.node(4);
+    const routed = craftRouted(destination.identity, destination.info, { id, sentAtMs: net.clock.now() });
+    net.inject(3, 4, routed);
+    net.run(100);
+    net.inject(0, 1, { ...routed, hops: 1 });
+  }
+
+  it('a direct message swallowed by the hijacked route is flooded again, and still answered', () => {
+    const net = mesh({ size: 5, edges, config: { receiptTimeoutMs: 10_000 } });
+    hijack(net, 'bait');
+    const to = net.node(4).info.id;
+    expect(net.node(0).router.routes()).toContainEqual({ originId: to, via: net.node(1).info.id, hops: 1 });
+    const id = net.node(0).router.send(to, 'psst');
+    net.run(20_000);
+    expect(net.node(4).delivered.map((m) => m.id)).toEqual([id]);
+    expect(net.node(0).receipts.map((r) => r.messageId)).toEqual([id]);
+    expect(net.node(0).missing).toEqual([]);
+    expect(net.node(0).router.stats()).toMatchObject({ routeFallbacks: 1, receiptsReceived: 1 });
+    // The neighbour that swallowed it is no longer believed about that destination.
+    hijack(net, 'bait-again');
+    expect(net.node(0).router.routes()).toContainEqual({ originId: to, via: net.node(2).info.id, hops: 3 });
+    const second = net.node(0).router.send(to, 'again');
+    net.run(20_000);
+    expect(net.node(0).receipts.map((r) => r.messageId)).toEqual([id, second]);
+    expect(net.node(0).router.stats().routeFallbacks).toBe(1);
+  });
+
+  it('a route confirmed by a receipt is not displaced by a shorter claim', () => {
+    const net = mesh({ size: 5, edges });
+    const destination = net.node(4);
+    destination.router.broadcast('here i am'); // 0 learns 4 via 2, as does 1 via 0
+    net.run(100);
+    const first = net.node(0).router.send(destination.info.id, 'hello');
+    net.run(1000);
+    expect(net.node(0).receipts.map((r) => r.messageId)).toEqual([first]);
+    hijack(net, 'bait');
+    expect(net.node(0).router.routes()).toContainEqual({
+      originId: destination.info.id,
+      via: net.node(2).info.id,
+      hops: 3,
+    });
+    const second = net.node(0).router.send(destination.info.id, 'still there?');
+    net.run(1000);
+    expect(net.node(0).receipts.map((r) => r.messageId)).toEqual([first, second]);
+    expect(net.node(0).router.stats()).toMatchObject({ routeFallbacks: 0, directFlooded: 0 });
+  });
+
+  it('a relay confirms its route when the receipt of a text it routed passes back', () => {
+    const net = mesh({ size: 5, edges });
+    const [relay, destination] = [net.node(2), net.node(4)];
+    destination.router.broadcast('here i am');
+    net.run(100);
+    net.node(0).router.send(destination.info.id, 'hello');
+    net.run(1000);
+    // Node 0 now replays one of 4's messages to the relay with hops 1, claiming a shorter route
+    // than the one through node 3 that the receipt confirmed.
+    const routed = craftRouted(destination.identity, destination.info, {
+      id: 'x',
+      sentAtMs: net.clock.now(),
+    });
+    net.inject(3, 4, routed);
+    net.run(100);
+    net.inject(2, 0, { ...routed, hops: 1 });
+    expect(relay.router.routes()).toContainEqual({
+      originId: destination.info.id,
+      via: net.node(3).info.id,
+      hops: 2,
+    });
+    expect(relay.router.stats().routesConfirmed).toBe(1);
+  });
+});
