@@ -86,12 +86,17 @@ export interface SentAtWindow {
 }
 
 /**
- * Where `sent_at_ms` falls against the window. The one place that compares it: the field is a
- * uint64, which a decoder may hand over as a number or as a bigint, and the comparison is made
- * on a number (exact up to 2^53 ms, 285,000 years; a bigger value is far in the future anyway).
+ * `sent_at_ms` as a number of milliseconds. The field is a uint64, which a decoder may hand over
+ * as a number or as a bigint; the router reads it only through this and `sentAtProblem`, and
+ * compares numbers (exact up to 2^53 ms, 285,000 years; anything bigger is far in the future).
  */
+export function sentAtMsOf(sentAtMs: number | bigint): number {
+  return Number(sentAtMs);
+}
+
+/** Where `sent_at_ms` falls against the window: the one place that compares it. */
 export function sentAtProblem(sentAtMs: number | bigint, window: SentAtWindow): SentAtProblem | undefined {
-  const sent = Number(sentAtMs);
+  const sent = sentAtMsOf(sentAtMs);
   if (sent > window.newestMs) return 'sentInFuture';
   // Written so that NaN, which no decoder should produce, is refused too.
   if (!(sent >= window.oldestMs)) return 'sentTooLongAgo';

@@ -59,6 +59,7 @@ import {
   SENT_AT_PROBLEMS,
   idListProblem,
   payloadProblem,
+  sentAtMsOf,
   sentAtProblem,
   type DropReason,
   type RoutedProblem,
@@ -576,7 +577,8 @@ export class Router {
   #deliver(arrival: Arrival, origin: NodeInfo, to: string | null, room: string | null): void {
     const { payload, hops } = arrival;
     bump(this.#counters, 'delivered');
-    const latencyMs = this.#context.clock.now() - payload.sentAtMs;
+    const sentAtMs = sentAtMsOf(payload.sentAtMs);
+    const latencyMs = this.#context.clock.now() - sentAtMs;
     const text = payload.text?.body ?? '';
     this.#context.deliver({
       id: payload.id,
@@ -586,7 +588,7 @@ export class Router {
       text,
       hops,
       latencyMs,
-      sentAtMs: payload.sentAtMs,
+      sentAtMs,
     });
   }
 

@@ -8,7 +8,7 @@ import { parseCli, UsageError } from '../cli/args.js';
 import { ConfigError, resolveConfig, type NodeConfig } from '../config.js';
 import { uncheckedSignatures } from '../crypto/signatures.js';
 import type { Routed } from '../proto/messages.js';
-import { ROUTED_RULES, type RoutedProblem } from '../router-rules.js';
+import { ROUTED_RULES, sentAtMsOf, sentAtProblem, type RoutedProblem } from '../router-rules.js';
 import { seededRandom } from '../utils/random.js';
 import {
   craftRouted,
@@ -222,6 +222,21 @@ describe('old messages cannot be replayed once the seen cache forgot them', () =
 });
 
 describe('the window settings', () => {
+  it('compare sent_at_ms alike whether the decoder gives a number or a bigint', () => {
+    const window = { oldestMs: 1000, newestMs: 2000 };
+    for (const [sent, problem] of [
+      [999, 'sentTooLongAgo'],
+      [1000, undefined],
+      [2000, undefined],
+      [2001, 'sentInFuture'],
+    ] as const) {
+      expect(sentAtProblem(sent, window)).toBe(problem);
+      expect(sentAtProblem(BigInt(sent), window)).toBe(problem);
+    }
+    expect(sentAtProblem(2n ** 64n - 1n, window)).toBe('sentInFuture');
+    expect(sentAtMsOf(1_700_000_000_000n)).toBe(1_700_000_000_000);
+  });
+
   it('refuse a clock-skew allowance that would leave less window than itself', () => {
     expect(resolveConfig({ seenCacheTtlMs: 60_000, maxClockSkewMs: 29_999 }).maxClockSkewMs).toBe(29_999);
     expect(() => resolveConfig({ seenCacheTtlMs: 60_000, maxClockSkewMs: 30_000 })).toThrow(ConfigError);
