@@ -53,18 +53,19 @@ export class RouteTable {
 
   /** A copy of a message of `originId` came from `via`, having crossed `hops` links. */
   learn(originId: string, via: string, hops: number): void {
-    if (originId === this.#options.selfId || this.#distrusted.has(pairKey(originId, via))) return;
+    if (originId === this.#options.selfId) return;
     const now = this.#options.clock.now();
     const known = this.#routes.get(originId);
     if (known?.via === via) {
-      this.#routes.set(originId, { ...known, hops, learnedAtMs: now });
+      this.#routes.set(originId, { via, hops, learnedAtMs: now, isConfirmed: known.isConfirmed });
       return;
     }
     if (known?.isConfirmed) return;
     const isStale = known !== undefined && now - known.learnedAtMs > this.#options.staleMs;
-    if (!known || hops < known.hops || isStale) {
-      this.#routes.set(originId, { via, hops, learnedAtMs: now, isConfirmed: false });
-    }
+    if (known && hops >= known.hops && !isStale) return;
+    // Looked up last: most copies refresh a route or lose to it, and nobody is distrusted.
+    if (this.#distrusted.size > 0 && this.#distrusted.has(pairKey(originId, via))) return;
+    this.#routes.set(originId, { via, hops, learnedAtMs: now, isConfirmed: false });
   }
 
   /** A Receipt proved that a Text to `originId` sent through `via` arrived. */

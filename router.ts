@@ -158,8 +158,11 @@ interface SeenEntry {
   /** The first 128 bits of the payload's SHA-256, as a 16-character string: 32 bytes of heap,
    *  where a Buffer costs about 250 (an ArrayBuffer, its backing store and a view). */
   readonly hash: string;
-  /** The same digest of the signature this node verified (or made): the only one it forwards. */
-  readonly signatureHash: string;
+  /**
+   * The same digest of the copy: payload and the signature this node verified (or made), the
+   * only signature it forwards. One hash per duplicate, as with the payload's alone.
+   */
+  readonly copyHash: string;
   /** Highest TTL the message was forwarded with; 0 when it was not forwarded. */
   forwardedTtl: number;
 }
@@ -467,11 +470,11 @@ export class Router {
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
   #onSeenCopy(arrival: Arrival, seen: SeenEntry): void {
     const { from, payload, ref } = arrival;
-    if (digestOf(arrival.bytes) !== seen.hash) {
+    if (copyDigestOf(arrival.bytes, arrival.signature) !== seen.copyHash) {
+      if (digestOf(arrival.bytes) === seen.hash) return this.#onOtherSignature(arrival);
       // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
       return this.#onDuplicate(arrival);
     }
-    if (digestOf(arrival.signature) !== seen.signatureHash) return this.#onOtherSignature(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
     this.#routes.learn(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
@@ -682,8 +685,18 @@ function digestOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
 }
 
-function digestsOf(payload: Uint8Array, signature: Uint8Array): { hash: string; signatureHash: string } {
-  return { hash: digestOf(payload), signatureHash: digestOf(signature) };
+/** The digest of a whole copy; the payload's length first, so no two splits of bytes collide. */
+function copyDigestOf(payload: Uint8Array, signature: Uint8Array): string {
+  PAYLOAD_LENGTH.writeUInt32LE(payload.length);
+  const hash = createHash('sha256').update(PAYLOAD_LENGTH).update(payload).update(signature);
+  return hash.digest().toString('latin1', 0, 16);
+}
+
+/** Scratch space of copyDigestOf, which is synchronous. */
+const PAYLOAD_LENGTH = Buffer.alloc(4);
+
+function digestsOf(payload: Uint8Array, signature: Uint8Array): { hash: string; copyHash: string } {
+  return { hash: digestOf(payload), copyHash: copyDigestOf(payload, signature) };
 }
 
 function checkText(text: string): void {
