@@ -9,35 +9,18 @@
  *
  *   cap TTL, check hops -> decode -> seen? (same payload and signature, more TTL: forward again;
  *   same payload, other signature: never forwarded, a bad one punishes; else duplicate)
- *   -> validate payload -> sent_at_ms in the window? -> verify signature (bad: punish the
- *   neighbour) -> origin over its text
- *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
- *   the strategy)
+ *   -> validate payload -> sent_at_ms in the window? -> verify signature -> origin over its text
+ *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node
+ *   -> forward while TTL lasts (direct: next hop or flood; broadcast: the strategy)
  *
- * Seen-cache invariant: an entry must outlive every copy of its message still in flight, or a
- * late copy would be delivered twice. Honest relays forward at once, and a copy crosses at most
- * `maxTtl` links, so the copies of a message die within `maxTtl` link delays (milliseconds to
- * seconds), far below `seenCacheTtlMs` (10 minutes by default). The cache must also be large
- * enough for every message of that window: `seenCacheSize` >= messages per second across the
- * mesh x the lifetime of copies.
+ * Each refusal and what it costs the neighbour that sent the copy (punished, or merely dropped)
+ * is one line of `ROUTED_RULES` in router-rules.ts.
  *
- * Replays: a neighbour may send a genuine message again once its entry is gone, by age or
- * because a flood of fresh identities turned the cache over by count. TTL cannot stop that (any
- * relay may reset it); `sent_at_ms`, signed, does. Window invariant: every message this node
- * accepted with `sent_at_ms` >= `oldestMs` is still in the seen cache, so its replay is a
- * duplicate, and anything older is refused. A message is accepted only when dated at most
- * `maxClockSkewMs` after its acceptance, and the cache holds every entry set since
- * `heldSinceMs()`; `oldestMs` = max(now - maxMessageAgeMs, heldSinceMs() + maxClockSkewMs) keeps
- * the invariant. The window thus shrinks to fit the cache: to seenCacheTtlMs - maxClockSkewMs at
- * most, less when a flood turns it over by count. Should a flood turn the whole cache over within
- * maxClockSkewMs, the window closes and new messages are refused, never delivered twice, until it
- * subsides; one neighbour at routedPerSecond takes seenCacheSize / routedPerSecond (100 s by
- * default). A node that restarts starts with an empty cache: it may deliver again what it
- * delivered less than maxMessageAgeMs before.
+ * What the seen cache remembers, and the window of `sent_at_ms` that keeps replays out, are
+ * stated with their invariants in seen-cache.ts; how routes resist hijacking, in route-table.ts.
  *
  * Callbacks of `RouterContext` are called synchronously and must not throw.
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { customRandom, urlAlphabet } from 'nanoid';
 import type { NodeConfig } from './config.js';
@@ -48,6 +31,7 @@ import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload 
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
 import { RouteTable } from './route-table.js';
+import { SeenCache, type SeenEntry } from './seen-cache.js';
 import {
   CONTROL_PROBLEMS,
   LOBBY,
@@ -63,7 +47,6 @@ import {
   sentAtProblem,
   type DropReason,
   type RoutedProblem,
-  type SentAtWindow,
 } from './router-rules.js';
 import {
   bump,
@@ -77,7 +60,6 @@ import type { Clock, Scheduled } from './utils/clock.js';
 import type { Random } from './utils/random.js';
 import type { Logger } from './utils/logger.js';
 import { KeyedRate } from './utils/keyed-rate.js';
-import { FifoCache } from './utils/fifo-cache.js';
 import { lruOptions } from './utils/lru.js';
 import { TokenBucket } from './utils/token-bucket.js';
 
@@ -154,19 +136,6 @@ export type RouterObservation =
 const SIGNATURE_CONTEXT = Buffer.from('overlay-v1-msg');
 const NANOID_CHARS = 21;
 
-interface SeenEntry {
-  /** The first 128 bits of the payload's SHA-256, as a 16-character string: 32 bytes of heap,
-   *  where a Buffer costs about 250 (an ArrayBuffer, its backing store and a view). */
-  readonly hash: string;
-  /**
-   * The same digest of the copy: payload and the signature this node verified (or made), the
-   * only signature it forwards. One hash per duplicate, as with the payload's alone.
-   */
-  readonly copyHash: string;
-  /** Highest TTL the message was forwarded with; 0 when it was not forwarded. */
-  forwardedTtl: number;
-}
-
 /** A direct Text of this node waiting for its Receipt. */
 interface PendingReceipt {
   readonly to: string;
@@ -204,7 +173,7 @@ export class Router {
   readonly #config: NodeConfig;
   readonly #log: Logger;
   readonly #strategy: BroadcastStrategy;
-  readonly #seen: FifoCache<SeenEntry>;
+  readonly #seen: SeenCache;
   readonly #routes: RouteTable;
   /** Direct Texts of others this node sent along a learned route, by message key. */
   readonly #relayedTexts: LRUCache<string, { to: string; via: string }>;
@@ -223,13 +192,16 @@ export class Router {
     this.#config = context.config;
     this.#log = context.log.child({ component: 'router' });
     const { clock } = context;
-    this.#seen = new FifoCache({
-      entries: this.#config.seenCacheSize,
-      ttlMs: this.#config.seenCacheTtlMs,
+    const { seenCacheSize, seenCacheTtlMs, maxMessageAgeMs, maxClockSkewMs } = this.#config;
+    this.#seen = new SeenCache({
+      entries: seenCacheSize,
+      ttlMs: seenCacheTtlMs,
+      maxMessageAgeMs,
+      maxClockSkewMs,
       clock,
     });
     // A route is forgotten when its origin has been silent as long as its messages are remembered.
-    const { routeCacheSize, seenCacheTtlMs, receiptTimeoutMs } = this.#config;
+    const { routeCacheSize, receiptTimeoutMs } = this.#config;
     this.#routes = new RouteTable({
       selfId: context.self.id,
       entries: routeCacheSize,
@@ -390,7 +362,7 @@ export class Router {
       routesConfirmed: this.#routes.entries().filter(([, route]) => route.isConfirmed).length,
       seenEntries: this.#seen.size,
       // How far back a message may be dated now; 0 or less: the window is closed by a flood.
-      sentAtWindowMs: this.#context.clock.now() - this.#sentAtWindow().oldestMs,
+      sentAtWindowMs: this.#context.clock.now() - this.#seen.sentAtWindow().oldestMs,
       pendingReceipts: this.#pendingReceipts.size,
       ...this.#strategy.stats(),
     };
@@ -458,7 +430,7 @@ export class Router {
     const routed: Routed = { payload: bytes, signature, ttl: this.#config.ttl, hops: 1 };
     const ref = { key: messageKey(self.id, id), originId: self.id, id };
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
-    this.#seen.set(ref.key, { ...digestsOf(bytes, signature), forwardedTtl: this.#config.ttl });
+    this.#seen.remember(ref.key, bytes, signature, this.#config.ttl);
     if ('text' in content) bump(this.#counters, 'originated');
     if (to === '') {
       this.#strategy.onMessage({ ...ref, next: routed }, undefined);
@@ -470,11 +442,10 @@ export class Router {
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
   #onSeenCopy(arrival: Arrival, seen: SeenEntry): void {
     const { from, payload, ref } = arrival;
-    if (copyDigestOf(arrival.bytes, arrival.signature) !== seen.copyHash) {
-      if (digestOf(arrival.bytes) === seen.hash) return this.#onOtherSignature(arrival);
-      // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
-      return this.#onDuplicate(arrival);
-    }
+    const match = this.#seen.compare(seen, arrival.bytes, arrival.signature);
+    if (match === 'otherSignature') return this.#onOtherSignature(arrival);
+    // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
+    if (match === 'otherBytes') return this.#onDuplicate(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
     this.#routes.learn(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
@@ -510,18 +481,16 @@ export class Router {
     const { from, payload, ref } = arrival;
     const problem = payloadProblem(payload);
     if (problem) return this.#refuse(problem, from, ref);
-    const outside = sentAtProblem(payload.sentAtMs, this.#sentAtWindow());
+    const outside = sentAtProblem(payload.sentAtMs, this.#seen.sentAtWindow());
     if (outside) return this.#refuse(outside, from, ref);
     const origin = payload.origin as NodeInfo;
     if (!this.#isSignatureValid(origin, arrival)) return this.#refuse('badSignature', from, ref);
     if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
       // Remembered with an infinite TTL forwarded, so that no later copy revives it.
-      const digests = digestsOf(arrival.bytes, arrival.signature);
-      this.#seen.set(ref.key, { ...digests, forwardedTtl: Number.POSITIVE_INFINITY });
+      this.#seen.remember(ref.key, arrival.bytes, arrival.signature, Number.POSITIVE_INFINITY);
       return this.#refuse('originRate', from, ref);
     }
-    const entry: SeenEntry = { ...digestsOf(arrival.bytes, arrival.signature), forwardedTtl: 0 };
-    this.#seen.set(ref.key, entry);
+    const entry = this.#seen.remember(ref.key, arrival.bytes, arrival.signature, 0);
     this.#routes.learn(origin.id, from.id, arrival.hops);
     if (payload.receipt != null) this.#maybeConfirmByReceipt(payload, origin);
     if (origin.id === this.#context.self.id) {
@@ -624,14 +593,6 @@ export class Router {
     return undefined;
   }
 
-  /** The window of `sent_at_ms` a new message must fall in; see the invariant at the top. */
-  #sentAtWindow(): SentAtWindow {
-    const now = this.#context.clock.now();
-    const { maxMessageAgeMs, maxClockSkewMs } = this.#config;
-    const oldestMs = Math.max(now - maxMessageAgeMs, this.#seen.heldSinceMs() + maxClockSkewMs);
-    return { oldestMs, newestMs: now + maxClockSkewMs };
-  }
-
   #isSignatureValid(origin: NodeInfo, arrival: Arrival): boolean {
     const signed = Buffer.concat([SIGNATURE_CONTEXT, arrival.bytes]);
     return this.#context.signatures.verify(origin.publicKey, signed, arrival.signature);
@@ -678,25 +639,6 @@ export class Router {
     else bump(this.#counters, 'controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
   }
-}
-
-/** 128 bits of SHA-256: a forger needs a second preimage, 2^128 work, to pass as a seen copy. */
-function digestOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
-}
-
-/** The digest of a whole copy; the payload's length first, so no two splits of bytes collide. */
-function copyDigestOf(payload: Uint8Array, signature: Uint8Array): string {
-  PAYLOAD_LENGTH.writeUInt32LE(payload.length);
-  const hash = createHash('sha256').update(PAYLOAD_LENGTH).update(payload).update(signature);
-  return hash.digest().toString('latin1', 0, 16);
-}
-
-/** Scratch space of copyDigestOf, which is synchronous. */
-const PAYLOAD_LENGTH = Buffer.alloc(4);
-
-function digestsOf(payload: Uint8Array, signature: Uint8Array): { hash: string; copyHash: string } {
-  return { hash: digestOf(payload), copyHash: copyDigestOf(payload, signature) };
 }
 
 function checkText(text: string): void {
