@@ -541,6 +541,7 @@ export class Router {
       return;
     }
     pending.timer.cancel();
+    pending.fallback?.cancel();
     this.#pendingReceipts.delete(messageId);
     bump(this.#counters, 'receiptsReceived');
     this.#context.receipt({ messageId, from: origin, hops: arrival.hops });

@@ -311,6 +311,16 @@ describe('a neighbour cannot hijack a route by replaying seen bytes with hops 1'
     expect(net.node(0).router.stats()).toMatchObject({ routeFallbacks: 0, directFlooded: 0 });
   });
 
+  it('a receipt in time cancels the fallback: no timer is left behind', () => {
+    const net = mesh({ size: 3, edges: lineEdges(3) });
+    net.node(2).router.broadcast('here i am');
+    net.run(100);
+    net.node(0).router.send(net.node(2).info.id, 'hello');
+    net.run(100);
+    expect(net.node(0).receipts).toHaveLength(1);
+    expect(net.clock.pendingCount).toBe(0);
+  });
+
   it('a relay confirms its route when the receipt of a text it routed passes back', () => {
     const net = mesh({ size: 5, edges });
     const [relay, destination] = [net.node(2), net.node(4)];
