@@ -172,9 +172,28 @@ export interface NodeConfig {
   seenCacheSize: number;
   /** Seen-cache entry lifetime. @default 600000 */
   seenCacheTtlMs: number;
+  /**
+   * Oldest a message may be to be accepted, by its `sent_at_ms` against this node's clock: it
+   * covers transit and an origin whose clock runs behind. Older ones are dropped and counted
+   * (`drop.sentTooLongAgo`): the seen cache may have forgotten them, and a replay would be
+   * delivered again. The router shrinks it to fit what the seen cache still holds, so it reaches
+   * back at most seenCacheTtlMs - maxClockSkewMs, less while a flood turns the cache over by
+   * count (see router.ts). @default 300000
+   */
+  maxMessageAgeMs: number;
+  /**
+   * Clock-skew allowance: how far ahead of this node's clock an origin's may run. A message sent
+   * later than now + this is dropped and counted (`drop.sentInFuture`). Less than half of
+   * seenCacheTtlMs, so that the window left for the age is at least as long. @default 30000
+   */
+  maxClockSkewMs: number;
   /** Routes kept (one per origin). @default 10000 */
   routeCacheSize: number;
-  /** How long a sender waits for a direct message's Receipt. @default 10000 */
+  /**
+   * How long a sender waits for a direct message's Receipt. A Text sent along a learned route
+   * whose Receipt has not come within half of it floods, and that route is dropped (route-table.ts).
+   * @default 10000
+   */
   receiptTimeoutMs: number;
   /** Gossip: neighbours each message is forwarded to. @default 4 */
   gossipFanout: number;
@@ -195,8 +214,6 @@ export interface NodeConfig {
   maxIdsPerMessage: number;
   /** Plumtree: most message ids remembered for Graft answers. @default 10000 */
   plumtreeCacheSize: number;
-  /** Check origin signatures of routed messages; off only in the lab to measure its cost. @default true */
-  verifySignatures: boolean;
   /**
    * Routed frames one neighbour may send per second. A relay forwards the whole mesh's traffic,
    * so this is sized for a busy mesh, not one chatter: over it, frames are dropped and counted;
@@ -279,6 +296,8 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   maxTtl: 32,
   seenCacheSize: 100_000,
   seenCacheTtlMs: 600_000,
+  maxMessageAgeMs: 300_000,
+  maxClockSkewMs: 30_000,
   routeCacheSize: 10_000,
   receiptTimeoutMs: 10_000,
   gossipFanout: 4,
@@ -287,7 +306,6 @@ export const DEFAULTS: Readonly<NodeConfig> = Object.freeze({
   plumtreePruneGraceMs: 1000,
   maxIdsPerMessage: 256,
   plumtreeCacheSize: 10_000,
-  verifySignatures: true,
   routedPerSecond: 1000,
   routedBurst: 5000,
   graftIdsPerSecond: 512,
@@ -344,6 +362,8 @@ export const RANGES: Readonly<Record<NumericKey, readonly [number, number]>> = O
   maxTtl: [1, 255],
   seenCacheSize: [16, 10_000_000],
   seenCacheTtlMs: [1000, 86_400_000],
+  maxMessageAgeMs: [1000, 86_400_000],
+  maxClockSkewMs: [0, 3_600_000],
   routeCacheSize: [1, 10_000_000],
   receiptTimeoutMs: [10, 3_600_000],
   gossipFanout: [1, 64],
@@ -410,6 +430,9 @@ export function resolveConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
   }
   if (config.host.length === 0) throw new ConfigError('host must not be empty');
   if (config.ttl > config.maxTtl) throw new ConfigError(`ttl ${config.ttl} exceeds maxTtl ${config.maxTtl}`);
+  if (config.maxClockSkewMs * 2 >= config.seenCacheTtlMs) {
+    throw new ConfigError('maxClockSkewMs must be less than half of seenCacheTtlMs');
+  }
   if (config.prwl > config.arwl) throw new ConfigError(`prwl ${config.prwl} exceeds arwl ${config.arwl}`);
   if (config.shuffleActive + config.shufflePassive + 1 > config.maxEntriesPerMessage) {
     throw new ConfigError('shuffleActive + shufflePassive + 1 must fit in maxEntriesPerMessage');

@@ -37,7 +37,13 @@ import type {
   Shuffle,
   ShuffleReply,
 } from './proto/messages.js';
-import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from './router.js';
+import {
+  Router,
+  type DeliveredMessage,
+  type ReceiptEvent,
+  type RouterObservation,
+  type RoutedProblem,
+} from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Connection, Listener, Transport } from './transport/transport.js';
 import { Timer, systemClock, type Clock } from './utils/clock.js';
@@ -374,7 +380,7 @@ export class Node extends EventEmitter<NodeEvents> {
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
       receiptMissing: (event) => this.emit('receipt:missing', event),
-      punish: (peerId, reason) => this.#punish(peerId, reason),
+      punish: (peerId, reason, problem) => this.#punish(peerId, reason, problem),
       ...(this.#observe ? { observe: this.#observe } : {}),
     };
   }
@@ -418,11 +424,11 @@ export class Node extends EventEmitter<NodeEvents> {
     return at !== undefined && this.#clock.now() - at <= this.config.linkDrainMs;
   }
 
-  /** A neighbour relayed a message with a bad signature: disconnect and refuse it. */
-  #punish(peerId: string, reason: string): void {
+  /** A neighbour relayed a message no honest relay forwards (ROUTED_RULES): disconnect and refuse it. */
+  #punish(peerId: string, reason: string, problem: RoutedProblem): void {
     const link = this.#byPeer.get(peerId);
     this.#count('punished');
-    this.#ban('bad-signature', peerId, link);
+    this.#ban(problem === 'badSignature' ? 'bad-signature' : 'invalid-routed', peerId, link);
     link?.close('LIMIT', reason);
   }
 

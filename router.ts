@@ -7,22 +7,20 @@
  * Which neighbours get a broadcast is the job of a `BroadcastStrategy` (flood, gossip, plumtree);
  * everything a strategy must not change lives here, in this order for every copy received:
  *
- *   cap TTL, check hops -> decode -> seen? (same bytes and more TTL: forward again; else duplicate)
- *   -> validate payload -> verify signature (bad: punish the neighbour) -> origin over its text
- *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node -> forward while TTL lasts (direct: next hop or flood; broadcast:
- *   the strategy)
+ *   cap TTL, check hops -> decode -> seen? (same payload and signature, more TTL: forward again;
+ *   same payload, other signature: never forwarded, a bad one punishes; else duplicate)
+ *   -> validate payload -> sent_at_ms in the window? -> verify signature -> origin over its text
+ *   rate? (drop, remembered as seen) -> mark seen -> learn route -> deliver if for this node
+ *   -> forward while TTL lasts (direct: next hop or flood; broadcast: the strategy)
  *
- * Seen-cache invariant: an entry must outlive every copy of its message still in flight, or a
- * late copy would be delivered twice. Honest relays forward at once, and a copy crosses at most
- * `maxTtl` links, so the copies of a message die within `maxTtl` link delays (milliseconds to
- * seconds), far below `seenCacheTtlMs` (10 minutes by default). The cache must also be large
- * enough for every message of that window: `seenCacheSize` >= messages per second across the
- * mesh x the lifetime of copies. A neighbour that replays a genuine message after its entry
- * expired gets it delivered again; TTL alone cannot prevent that, since each relay may reset it.
+ * Each refusal and what it costs the neighbour that sent the copy (punished, or merely dropped)
+ * is one line of `ROUTED_RULES` in router-rules.ts.
+ *
+ * What the seen cache remembers, and the window of `sent_at_ms` that keeps replays out, are
+ * stated with their invariants in seen-cache.ts; how routes resist hijacking, in route-table.ts.
  *
  * Callbacks of `RouterContext` are called synchronously and must not throw.
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { customRandom, urlAlphabet } from 'nanoid';
 import type { NodeConfig } from './config.js';
@@ -30,9 +28,10 @@ import type { Identity } from './crypto/identity.js';
 import type { SignatureChecker } from './crypto/signatures.js';
 import type { DataPeer } from './membership/strategy.js';
 import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
-import { uint64ToNumber } from './proto/uint64.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
+import { RouteTable } from './route-table.js';
+import { SeenCache, type SeenEntry } from './seen-cache.js';
 import {
   CONTROL_PROBLEMS,
   LOBBY,
@@ -40,9 +39,14 @@ import {
   MAX_TEXT_BYTES,
   NODE_ID,
   PAYLOAD_PROBLEMS,
+  ROUTED_RULES,
+  SENT_AT_PROBLEMS,
   idListProblem,
   payloadProblem,
+  sentAtMsOf,
+  sentAtProblem,
   type DropReason,
+  type RoutedProblem,
 } from './router-rules.js';
 import {
   bump,
@@ -56,7 +60,6 @@ import type { Clock, Scheduled } from './utils/clock.js';
 import type { Random } from './utils/random.js';
 import type { Logger } from './utils/logger.js';
 import { KeyedRate } from './utils/keyed-rate.js';
-import { FifoCache } from './utils/fifo-cache.js';
 import { lruOptions } from './utils/lru.js';
 import { TokenBucket } from './utils/token-bucket.js';
 
@@ -68,6 +71,8 @@ export {
   idListProblem,
   isIdListWithinLimit,
   payloadProblem,
+  ROUTED_RULES,
+  type RoutedProblem,
 } from './router-rules.js';
 
 export interface RouterContext {
@@ -79,7 +84,10 @@ export interface RouterContext {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
-  /** Checks origins' signatures (keys cached; the lab shares one across its nodes). */
+  /**
+   * Checks origins' signatures (keys cached; the lab shares one across its nodes). Benchmarks
+   * that measure the cost of checking inject `uncheckedSignatures`: no setting turns checks off.
+   */
   readonly signatures: SignatureChecker;
   /** The current forwarding set, from the membership strategy. */
   dataPeers(): DataPeer[];
@@ -89,8 +97,11 @@ export interface RouterContext {
   receipt(event: ReceiptEvent): void;
   /** No Receipt within `receiptTimeoutMs`. */
   receiptMissing(event: { messageId: string; to: string }): void;
-  /** A neighbour relayed a bad signature: the node disconnects and bans it. */
-  punish(peerId: string, reason: string): void;
+  /**
+   * A neighbour sent a Routed that no honest relay forwards (a `punish` rule of `ROUTED_RULES`,
+   * a bad signature among them): the node closes that link with `reason` and refuses the peer.
+   */
+  punish(peerId: string, reason: string, problem: RoutedProblem): void;
   /** Optional hook for the lab's measurements. */
   observe?(event: RouterObservation): void;
 }
@@ -125,18 +136,16 @@ export type RouterObservation =
 const SIGNATURE_CONTEXT = Buffer.from('overlay-v1-msg');
 const NANOID_CHARS = 21;
 
-interface SeenEntry {
-  /** The first 128 bits of the payload's SHA-256, as a 16-character string: 32 bytes of heap,
-   *  where a Buffer costs about 250 (an ArrayBuffer, its backing store and a view). */
-  readonly hash: string;
-  /** Highest TTL the message was forwarded with; 0 when it was not forwarded. */
-  forwardedTtl: number;
-}
-
-interface Route {
-  readonly via: string;
-  readonly hops: number;
-  readonly learnedAtMs: number;
+/** A direct Text of this node waiting for its Receipt. */
+interface PendingReceipt {
+  readonly to: string;
+  readonly ref: MessageRef;
+  readonly routed: Routed;
+  /** The neighbour it was sent to along a learned route; undefined once flooded. */
+  via: string | undefined;
+  readonly timer: Scheduled;
+  /** Fires at half the receipt timeout when it was sent along a route: then it floods. */
+  readonly fallback: Scheduled | undefined;
 }
 
 /** A copy received, with TTL capped and hops checked. */
@@ -152,14 +161,23 @@ interface Arrival {
 
 type Content = { text: { body: string } } | { receipt: { messageId: string } };
 
+interface Originated {
+  readonly id: string;
+  readonly ref: MessageRef;
+  readonly routed: Routed;
+  readonly via: string | undefined;
+}
+
 export class Router {
   readonly #context: RouterContext;
   readonly #config: NodeConfig;
   readonly #log: Logger;
   readonly #strategy: BroadcastStrategy;
-  readonly #seen: FifoCache<SeenEntry>;
-  readonly #routes: LRUCache<string, Route>;
-  readonly #pendingReceipts = new Map<string, { to: string; timer: Scheduled }>();
+  readonly #seen: SeenCache;
+  readonly #routes: RouteTable;
+  /** Direct Texts of others this node sent along a learned route, by message key. */
+  readonly #relayedTexts: LRUCache<string, { to: string; via: string }>;
+  readonly #pendingReceipts = new Map<string, PendingReceipt>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
   readonly #counters: Record<string, number> = {};
@@ -174,17 +192,28 @@ export class Router {
     this.#config = context.config;
     this.#log = context.log.child({ component: 'router' });
     const { clock } = context;
-    this.#seen = new FifoCache({
-      entries: this.#config.seenCacheSize,
-      ttlMs: this.#config.seenCacheTtlMs,
+    const { seenCacheSize, seenCacheTtlMs, maxMessageAgeMs, maxClockSkewMs } = this.#config;
+    this.#seen = new SeenCache({
+      entries: seenCacheSize,
+      ttlMs: seenCacheTtlMs,
+      maxMessageAgeMs,
+      maxClockSkewMs,
       clock,
     });
     // A route is forgotten when its origin has been silent as long as its messages are remembered.
-    this.#routes = new LRUCache(
-      lruOptions({ entries: this.#config.routeCacheSize, ttlMs: this.#config.seenCacheTtlMs, clock }),
+    const { routeCacheSize, receiptTimeoutMs } = this.#config;
+    this.#routes = new RouteTable({
+      selfId: context.self.id,
+      entries: routeCacheSize,
+      ttlMs: seenCacheTtlMs,
+      staleMs: receiptTimeoutMs,
+      clock,
+    });
+    this.#relayedTexts = new LRUCache(
+      lruOptions({ entries: routeCacheSize, ttlMs: receiptTimeoutMs, clock }),
     );
     // nanoid's alphabet and length, drawn from the injected source so that a seeded run replays.
-    const { originTextsPerSecond, originTextsBurst, routeCacheSize } = this.#config;
+    const { originTextsPerSecond, originTextsBurst } = this.#config;
     this.#originRate = new KeyedRate(clock, originTextsPerSecond, 2 * originTextsBurst, routeCacheSize);
     this.#ownRate = new TokenBucket(clock, originTextsPerSecond, originTextsBurst);
     this.#newId = customRandom(urlAlphabet, NANOID_CHARS, (size) => context.random.bytes(size));
@@ -209,7 +238,7 @@ export class Router {
       throw new RangeError(`room is over ${MAX_ROOM_BYTES} bytes`);
     }
     this.#takeOwnRate();
-    return this.#originate('', room, { text: { body: text } });
+    return this.#originate('', room, { text: { body: text } }).id;
   }
 
   /** Sends a direct Text to a node id and waits `receiptTimeoutMs` for its Receipt; returns the message id. */
@@ -218,14 +247,37 @@ export class Router {
     if (to === this.#context.self.id) throw new RangeError('cannot send a direct message to this node');
     checkText(text);
     this.#takeOwnRate();
-    const id = this.#originate(to, '', { text: { body: text } });
-    const timer = this.#context.clock.schedule(this.#config.receiptTimeoutMs, () => {
+    const { id, ref, routed, via } = this.#originate(to, '', { text: { body: text } });
+    const { clock } = this.#context;
+    const timeoutMs = this.#config.receiptTimeoutMs;
+    const timer = clock.schedule(timeoutMs, () => {
+      this.#pendingReceipts.get(id)?.fallback?.cancel();
       this.#pendingReceipts.delete(id);
       bump(this.#counters, 'receiptTimeouts');
       this.#context.receiptMissing({ messageId: id, to });
     });
-    this.#pendingReceipts.set(id, { to, timer });
+    const fallback =
+      via === undefined ? undefined : clock.schedule(timeoutMs / 2, () => this.#onRouteSilent(id));
+    this.#pendingReceipts.set(id, { to, ref, routed, via, timer, fallback });
     return id;
+  }
+
+  /**
+   * Half the receipt timeout passed without a Receipt for a Text sent along a learned route: the
+   * route may be a hijacker's claim (hops are not signed). It is forgotten, its neighbour is no
+   * longer believed about that destination, and the same copy floods to every other neighbour.
+   */
+  #onRouteSilent(messageId: string): void {
+    const pending = this.#pendingReceipts.get(messageId);
+    if (!pending?.via) return;
+    bump(this.#counters, 'routeFallbacks');
+    this.#routes.fail(pending.to, pending.via);
+    const failed = pending.via;
+    pending.via = undefined;
+    bump(this.#counters, 'directFlooded');
+    for (const peer of this.#context.dataPeers()) {
+      if (peer.id !== failed) this.#sendRouted(peer, pending.ref, pending.routed);
+    }
   }
 
   /** Refuses a text over the rate the relays would drop it at, so that the user learns it. */
@@ -257,14 +309,12 @@ export class Router {
     const hops = Math.max(routed.hops, 1);
     if (hops > this.#config.maxTtl) {
       this.#observeReceive('', '', hops, false, from);
-      return this.#drop('hopsExceeded', from);
+      return this.#refuse('hopsExceeded', from);
     }
     const decoded = decodePayload(routed.payload);
     if (!decoded.ok) {
-      // Counted, not punished: decoders of other languages differ at the edges (invalid UTF-8,
-      // packed encodings), and only a signature proves what an honest relay could not forward.
       this.#observeReceive('', '', hops, false, from);
-      return this.#drop('undecodable', from);
+      return this.#refuse('undecodable', from);
     }
     const payload = decoded.value;
     const originId = payload.origin?.id ?? '';
@@ -293,14 +343,12 @@ export class Router {
   }
 
   onPeerDown(peerId: string): void {
-    // Collected first: deleting from an lru-cache while iterating it is not safe.
-    const dead = [...this.#routes.entries()].filter(([, route]) => route.via === peerId);
-    for (const [originId] of dead) this.#routes.delete(originId);
+    this.#routes.forgetVia(peerId);
     if (!this.#stopped) this.#strategy.onPeerDown(peerId);
   }
 
   routes(): Array<{ originId: string; via: string; hops: number }> {
-    return [...this.#routes.entries()].map(([originId, { via, hops }]) => ({ originId, via, hops }));
+    return this.#routes.entries().map(([originId, { via, hops }]) => ({ originId, via, hops }));
   }
 
   /**
@@ -311,7 +359,10 @@ export class Router {
     return {
       ...this.#counters,
       routesKnown: this.routes().length,
+      routesConfirmed: this.#routes.entries().filter(([, route]) => route.isConfirmed).length,
       seenEntries: this.#seen.size,
+      // How far back a message may be dated now; 0 or less: the window is closed by a flood.
+      sentAtWindowMs: this.#context.clock.now() - this.#seen.sentAtWindow().oldestMs,
       pendingReceipts: this.#pendingReceipts.size,
       ...this.#strategy.stats(),
     };
@@ -321,7 +372,10 @@ export class Router {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const { timer } of this.#pendingReceipts.values()) timer.cancel();
+    for (const { timer, fallback } of this.#pendingReceipts.values()) {
+      timer.cancel();
+      fallback?.cancel();
+    }
     this.#pendingReceipts.clear();
     this.#strategy.stop();
   }
@@ -347,11 +401,14 @@ export class Router {
       'directRouted',
       'directFlooded',
       'ownUnseen',
+      'outsideWindow',
+      'routeFallbacks',
     ];
     for (const name of names) this.#counters[name] = 0;
     for (const reason of [
       ...PAYLOAD_PROBLEMS,
       ...CONTROL_PROBLEMS,
+      ...SENT_AT_PROBLEMS,
       'hopsExceeded',
       'badSignature',
       'originRate',
@@ -360,8 +417,11 @@ export class Router {
     }
   }
 
-  /** Signs and sends a new message; the payload is encoded once, here, and never again. */
-  #originate(to: string, room: string, content: Content): string {
+  /**
+   * Signs and sends a new message; the payload is encoded once, here, and never again. `via`: the
+   * neighbour a direct message went to along a learned route.
+   */
+  #originate(to: string, room: string, content: Content): Originated {
     if (this.#stopped) throw new Error('router is stopped');
     const { self, identity, clock } = this.#context;
     const id = this.#newId();
@@ -377,22 +437,24 @@ export class Router {
     const routed: Routed = { payload: bytes, signature, ttl: this.#config.ttl, hops: 1 };
     const ref = { key: messageKey(self.id, id), originId: self.id, id };
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
-    this.#seen.set(ref.key, { hash: payloadHash(bytes), forwardedTtl: this.#config.ttl });
+    this.#seen.remember(ref.key, bytes, signature, this.#config.ttl);
     if ('text' in content) bump(this.#counters, 'originated');
-    if (to === '') this.#strategy.onMessage({ ...ref, next: routed }, undefined);
-    else this.#forwardDirect(ref, routed, to, undefined);
-    return id;
+    if (to === '') {
+      this.#strategy.onMessage({ ...ref, next: routed }, undefined);
+      return { id, ref, routed, via: undefined };
+    }
+    return { id, ref, routed, via: this.#forwardDirect(ref, routed, to, undefined) };
   }
 
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
   #onSeenCopy(arrival: Arrival, seen: SeenEntry): void {
     const { from, payload, ref } = arrival;
-    if (payloadHash(arrival.bytes) !== seen.hash) {
-      // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
-      return this.#onDuplicate(arrival);
-    }
+    const match = this.#seen.compare(seen, arrival.bytes, arrival.signature);
+    if (match === 'otherSignature') return this.#onOtherSignature(arrival);
+    // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
+    if (match === 'otherBytes') return this.#onDuplicate(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
-    this.#learnRoute(ref.originId, from.id, arrival.hops);
+    this.#routes.learn(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
     if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
       bump(this.#counters, 'reforwarded');
@@ -404,6 +466,18 @@ export class Router {
     this.#onDuplicate(arrival);
   }
 
+  /**
+   * The bytes already verified under another signature. Forwarding it would have honest
+   * neighbours ban this node should it be bad, so it is never forwarded: checked, a bad one
+   * punishes its sender like any bad signature, and a valid one (an origin that signed twice
+   * with random nonces) is a mere duplicate.
+   */
+  #onOtherSignature(arrival: Arrival): void {
+    const origin = arrival.payload.origin as NodeInfo;
+    if (this.#isSignatureValid(origin, arrival)) this.#onDuplicate(arrival);
+    else this.#refuse('badSignature', arrival.from, arrival.ref);
+  }
+
   /** Only broadcasts tell the strategy: a flooded direct message says nothing about its tree. */
   #onDuplicate({ payload, ref, from }: Arrival): void {
     bump(this.#counters, 'duplicates');
@@ -413,22 +487,19 @@ export class Router {
   #onFirstCopy(arrival: Arrival): void {
     const { from, payload, ref } = arrival;
     const problem = payloadProblem(payload);
-    if (problem) return this.#drop(problem, from);
+    if (problem) return this.#refuse(problem, from, ref);
+    const outside = sentAtProblem(payload.sentAtMs, this.#seen.sentAtWindow());
+    if (outside) return this.#refuse(outside, from, ref);
     const origin = payload.origin as NodeInfo;
-    if (this.#config.verifySignatures && !this.#isSignatureValid(origin, arrival)) {
-      this.#drop('badSignature', from);
-      // An honest relay never forwards what it did not verify: the neighbour is the culprit.
-      return this.#context.punish(from.id, `bad signature on message ${ref.id} of origin ${origin.id}`);
-    }
+    if (!this.#isSignatureValid(origin, arrival)) return this.#refuse('badSignature', from, ref);
     if (payload.text != null && origin.id !== this.#context.self.id && !this.#originRate.tryTake(origin.id)) {
-      // Remembered with an infinite TTL forwarded, so that no later copy revives it. The relay is
-      // not punished: its own bucket for this origin may have refilled a moment before ours.
-      this.#seen.set(ref.key, { hash: payloadHash(arrival.bytes), forwardedTtl: Number.POSITIVE_INFINITY });
-      return this.#drop('originRate', from);
+      // Remembered with an infinite TTL forwarded, so that no later copy revives it.
+      this.#seen.remember(ref.key, arrival.bytes, arrival.signature, Number.POSITIVE_INFINITY);
+      return this.#refuse('originRate', from, ref);
     }
-    const entry: SeenEntry = { hash: payloadHash(arrival.bytes), forwardedTtl: 0 };
-    this.#seen.set(ref.key, entry);
-    this.#learnRoute(origin.id, from.id, arrival.hops);
+    const entry = this.#seen.remember(ref.key, arrival.bytes, arrival.signature, 0);
+    this.#routes.learn(origin.id, from.id, arrival.hops);
+    if (payload.receipt != null) this.#maybeConfirmByReceipt(payload, origin);
     if (origin.id === this.#context.self.id) {
       // A genuine message of this node it no longer remembers (restart, eviction): not news to it.
       bump(this.#counters, 'ownUnseen');
@@ -441,7 +512,23 @@ export class Router {
     if (!next) bump(this.#counters, 'ttlExpired');
     entry.forwardedTtl = next?.ttl ?? 0;
     if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from.id);
-    else if (next) this.#forwardDirect(ref, next, payload.to, from.id);
+    else if (next) {
+      const via = this.#forwardDirect(ref, next, payload.to, from.id);
+      if (via !== undefined && payload.text != null) this.#relayedTexts.set(ref.key, { to: payload.to, via });
+    }
+  }
+
+  /**
+   * A Receipt, signed by its origin, for a Text this node routed: the route it took to that
+   * origin works. At the Text's sender, the pending receipt does the same.
+   */
+  #maybeConfirmByReceipt(payload: Payload, origin: NodeInfo): void {
+    const messageId = payload.receipt?.messageId ?? '';
+    const sent = this.#isForSelf(payload)
+      ? this.#pendingReceipts.get(messageId)
+      : this.#relayedTexts.get(messageKey(payload.to, messageId));
+    // Only the destination itself may confirm: anyone can sign a Receipt naming a message id.
+    if (sent?.via !== undefined && sent.to === origin.id) this.#routes.confirm(origin.id, sent.via);
   }
 
   /** A direct message at its destination: deliver a Text and answer it, match a Receipt. Not forwarded. */
@@ -461,6 +548,7 @@ export class Router {
       return;
     }
     pending.timer.cancel();
+    pending.fallback?.cancel();
     this.#pendingReceipts.delete(messageId);
     bump(this.#counters, 'receiptsReceived');
     this.#context.receipt({ messageId, from: origin, hops: arrival.hops });
@@ -469,7 +557,7 @@ export class Router {
   #deliver(arrival: Arrival, origin: NodeInfo, to: string | null, room: string | null): void {
     const { payload, hops } = arrival;
     bump(this.#counters, 'delivered');
-    const sentAtMs = uint64ToNumber(payload.sentAtMs);
+    const sentAtMs = sentAtMsOf(payload.sentAtMs);
     const latencyMs = this.#context.clock.now() - sentAtMs;
     const text = payload.text?.body ?? '';
     this.#context.deliver({
@@ -497,32 +585,20 @@ export class Router {
   /**
    * A direct message goes to its destination when it is a neighbour, else to the learned next
    * hop, else (no route, or the route points back to the sender) it floods like a broadcast.
+   * Returns the next hop when it was a learned route (see route-table.ts).
    */
-  #forwardDirect(ref: MessageRef, routed: Routed, to: string, from: string | undefined): void {
+  #forwardDirect(ref: MessageRef, routed: Routed, to: string, from: string | undefined): string | undefined {
     const peers = this.#context.dataPeers();
-    const route = this.#routes.get(to);
-    const hop = peers.find((peer) => peer.id === to) ?? peers.find((peer) => peer.id === route?.via);
+    const neighbour = peers.find((peer) => peer.id === to);
+    const via = this.#routes.get(to)?.via;
+    const hop = neighbour ?? peers.find((peer) => peer.id === via);
     if (hop && hop.id !== from && this.#sendRouted(hop, ref, routed)) {
       bump(this.#counters, 'directRouted');
-      return;
+      return neighbour ? undefined : hop.id;
     }
     bump(this.#counters, 'directFlooded');
     for (const peer of peers) if (peer.id !== from) this.#sendRouted(peer, ref, routed);
-  }
-
-  /**
-   * Keeps, per origin, the shortest route among fresh ones: a shorter path replaces the known
-   * one, news through the same neighbour refreshes it, and a route not confirmed within a receipt
-   * timeout (the time a sender waits before deciding a route failed) yields to any newer one.
-   */
-  #learnRoute(originId: string, via: string, hops: number): void {
-    if (originId === this.#context.self.id) return;
-    const now = this.#context.clock.now();
-    const known = this.#routes.get(originId);
-    const isStale = known !== undefined && now - known.learnedAtMs > this.#config.receiptTimeoutMs;
-    if (!known || known.via === via || hops < known.hops || isStale) {
-      this.#routes.set(originId, { via, hops, learnedAtMs: now });
-    }
+    return undefined;
   }
 
   #isSignatureValid(origin: NodeInfo, arrival: Arrival): boolean {
@@ -554,19 +630,23 @@ export class Router {
     this.#context.observe?.({ type: 'receive', originId, id, hops, duplicate, fromPeer: from.id });
   }
 
+  /** A Routed refused: dropped and counted, and its sender punished where `ROUTED_RULES` says so. */
+  #refuse(reason: RoutedProblem, from: DataPeer, ref?: MessageRef): void {
+    this.#drop(reason, from);
+    if (ROUTED_RULES[reason] !== 'punish') return;
+    const what = ref ? `message ${ref.id} of origin ${ref.originId || '(none)'}` : 'a routed message';
+    this.#context.punish(from.id, `${reason} on ${what}`, reason);
+  }
+
   #drop(reason: DropReason, from: DataPeer): void {
     bump(this.#counters, `drop.${reason}`);
     if (reason === 'hopsExceeded' || reason === 'badSignature' || reason === 'originRate')
       bump(this.#counters, reason);
     else if (PAYLOAD_PROBLEMS.includes(reason)) bump(this.#counters, 'invalidPayload');
+    else if (SENT_AT_PROBLEMS.includes(reason)) bump(this.#counters, 'outsideWindow');
     else bump(this.#counters, 'controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
   }
-}
-
-/** 128 bits of SHA-256: a forger needs a second preimage, 2^128 work, to pass as a seen copy. */
-function payloadHash(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
 }
 
 function checkText(text: string): void {

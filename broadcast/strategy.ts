@@ -65,9 +65,11 @@ export interface BroadcastStrategy {
    */
   onMessage(message: BroadcastMessage, from: string | undefined): void;
   /**
-   * A later copy of an accepted message, with the same payload bytes, that can travel further than
-   * the copy already forwarded (docs/protocol.md section 5: a short TTL on an early long path must
-   * not cut off nodes behind this one). Never delivered again; push it on as in `onMessage`.
+   * A later copy of an accepted message, with the same payload bytes and the signature verified
+   * with them (never another, so the strategy may cache it for Graft answers), that can travel
+   * further than the copy already forwarded (docs/protocol.md section 5: a short TTL on an early long
+   * path must not cut off nodes behind this one). Never delivered again; push it on as in
+   * `onMessage`.
    */
   onReforward(message: BroadcastMessage, from: string): void;
   /** A copy of an already accepted message that brings nothing new (a redundant path). */

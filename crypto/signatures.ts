@@ -84,3 +84,12 @@ class ResultCachingChecker implements SignatureChecker {
 export function sharedSignatureChecker(): SignatureChecker {
   return new ResultCachingChecker();
 }
+
+/**
+ * Accepts every signature, message and handshake alike. For benchmarks and simulations that
+ * measure what checking costs, in nodes that talk to nobody else: a node that used it on a
+ * network would deliver forgeries and relay them, and its honest neighbours would ban it. It is
+ * a dependency (`NodeDependencies.signatures`), not a setting, so that no flag or config file
+ * can turn checks off in a real node.
+ */
+export const uncheckedSignatures: SignatureChecker = Object.freeze({ verify: () => true });

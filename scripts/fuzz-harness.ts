@@ -42,6 +42,7 @@ import {
 import { idListProblem, payloadProblem } from '../router-rules.js';
 import { FrameDecoder, MAX_PREFIX_BYTES, encodeFrame } from '../utils/frame.js';
 import { within } from '../utils/within.js';
+import { systemClock } from '../utils/clock.js';
 
 const MESSAGE_CONTEXT = Buffer.from('overlay-v1-msg');
 const UINT32_MAX = 4294967295;
@@ -122,7 +123,12 @@ function routed(world: FuzzWorld): fc.Arbitrary<Envelope> {
     id: messageId,
     to: fc.oneof(fc.constant(''), nodeId, fc.constantFrom(...world.pool.map((i) => i.id))),
     room: fc.oneof(fc.constant(''), shortText, fc.constant('r'.repeat(65))),
-    sentAtMs: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    // Mostly around now, so that the live node's window lets most cases reach the signature check;
+    // else any uint64.
+    sentAtMs: fc.oneof(
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      fc.integer({ min: -60_000, max: 10_000 }).map((ms) => BigInt(systemClock.now() + ms)),
+    ),
     content,
   });
   return fc

@@ -77,3 +77,19 @@ describe('FifoCache', () => {
     }
   });
 });
+
+describe('FifoCache.heldSinceMs', () => {
+  it('is the time since which every entry set is still held, whether evicted by age or by count', () => {
+    const { clock, seen } = cache(3, 1000, 10);
+    expect(seen.heldSinceMs()).toBe(-Infinity);
+    seen.set('a', 1);
+    clock.advance(100);
+    seen.set('b', 1);
+    seen.set('c', 1);
+    seen.set('d', 1); // 'a', set at 0, leaves by count
+    expect(seen.heldSinceMs()).toBe(10); // entries of its batch were set before 0 + resolution
+    clock.advance(1000); // 'b' to 'd', set at 100, leave by age
+    expect(seen.heldSinceMs()).toBe(110);
+    expect(seen.size).toBe(0);
+  });
+});

@@ -269,7 +269,7 @@ describe('bad input is dropped, counted, and never delivered', () => {
       'drop.origin': 1,
       badSignature: 0,
     });
-    expect(net.node(1).punished).toEqual([]);
+    expect(net.node(1).punished.map((p) => p.peerId)).toEqual([net.node(0).info.id]);
   });
 
   it('TTL 4294967295 is lowered to maxTtl and still works', () => {
@@ -315,7 +315,10 @@ describe('bad input is dropped, counted, and never delivered', () => {
       'drop.origin': 1,
       'drop.undecodable': 1,
     });
-    expect(net.node(1).punished).toEqual([]);
+    // An empty payload has no origin, which every relay checks; decoders may differ on the other.
+    expect(net.node(1).punished).toEqual([
+      { peerId: net.node(0).info.id, reason: expect.stringContaining('origin') },
+    ]);
   });
 
   it('text of 4096 bytes passes, 4097 bytes drop (also counted in UTF-8 bytes, not characters)', () => {
@@ -372,18 +375,12 @@ describe('bad input is dropped, counted, and never delivered', () => {
     expect(net.node(1).router.stats()).toMatchObject({ duplicates: 1, badSignature: 0, reforwarded: 0 });
     expect(net.node(1).punished).toEqual([]);
   });
-
-  it('accepts a forged signature when verification is off (lab only)', () => {
-    const net = victim({ verifySignatures: false });
-    const genuine = craftRouted(author, authorInfo);
-    net.inject(1, 0, { ...genuine, signature: new Uint8Array(64) });
-    expect(net.node(1).delivered).toHaveLength(1);
-  });
 });
 
 describe('seen cache', () => {
-  it('ages by the injected clock: a copy replayed after seenCacheTtlMs is new again', () => {
-    const net = mesh({ size: 2, edges: lineEdges(2), config: { seenCacheTtlMs: 1000 } });
+  it('ages by the injected clock: a copy replayed after seenCacheTtlMs is refused by its age', () => {
+    const config = { seenCacheTtlMs: 1000, maxClockSkewMs: 100 };
+    const net = mesh({ size: 2, edges: lineEdges(2), config });
     const author = makeIdentity(seededRandom(3));
     const routed = craftRouted(author, nodeInfoOf(author, 9));
     net.inject(1, 0, routed);
@@ -392,8 +389,10 @@ describe('seen cache', () => {
     expect(net.node(1).delivered).toHaveLength(1);
     expect(net.node(1).router.stats().duplicates).toBe(1);
     net.run(2);
+    expect(net.node(1).router.stats().seenEntries).toBe(0);
     net.inject(1, 0, routed);
-    expect(net.node(1).delivered).toHaveLength(2);
+    expect(net.node(1).delivered).toHaveLength(1);
+    expect(net.node(1).router.stats()['drop.sentTooLongAgo']).toBe(1);
   });
 });
 

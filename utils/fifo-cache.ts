@@ -30,9 +30,21 @@ export class FifoCache<V> {
   /** Oldest first; the entries of a batch are contiguous in the Map's order. */
   readonly #batches: Batch[] = [];
   readonly #options: Required<FifoCacheOptions>;
+  /** Every entry set at or after this time is still held; see heldSinceMs. */
+  #heldSinceMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: FifoCacheOptions) {
     this.#options = { resolutionMs: options.ttlMs / 100, ...options };
+  }
+
+  /**
+   * The time since which every entry set is still held, whether older ones left by age or by
+   * count (-Infinity while none has left). An entry left with its batch, whose entries were all
+   * set before the batch's time plus `resolutionMs`: that is the bound.
+   */
+  heldSinceMs(): number {
+    this.#expire();
+    return this.#heldSinceMs;
   }
 
   get size(): number {
@@ -77,6 +89,7 @@ export class FifoCache<V> {
       if (left-- <= 0) break;
       this.#entries.delete(key);
       const oldest = this.#batches[0] as Batch;
+      this.#heldSinceMs = Math.max(this.#heldSinceMs, oldest.at + this.#options.resolutionMs);
       if (--oldest.count === 0) this.#batches.shift();
     }
   }

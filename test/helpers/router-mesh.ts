@@ -21,7 +21,7 @@ import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservatio
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom, type Random } from '../../utils/random.js';
 import { SimClock } from '../../utils/sim-clock.js';
-import { KeyCachingChecker } from '../../crypto/signatures.js';
+import { KeyCachingChecker, type SignatureChecker } from '../../crypto/signatures.js';
 
 export type Edge = readonly [number, number];
 
@@ -32,6 +32,8 @@ export interface MeshOptions {
   seed?: number;
   /** Delay of a link in virtual ms. @default 1 */
   latencyMs?: (a: number, b: number) => number;
+  /** Each router's signature checker. @default a KeyCachingChecker per router */
+  signatures?: () => SignatureChecker;
 }
 
 export interface MeshNode {
@@ -72,10 +74,12 @@ export class RouterMesh {
   readonly clock = new SimClock(0);
   readonly nodes: MeshNode[] = [];
   readonly #latencyMs: (a: number, b: number) => number;
+  readonly #signatures: () => SignatureChecker;
 
   constructor(options: MeshOptions) {
     const random = seededRandom(options.seed ?? 1);
     this.#latencyMs = options.latencyMs ?? (() => 1);
+    this.#signatures = options.signatures ?? (() => new KeyCachingChecker());
     // lru-cache allocates `max` slots up front: the defaults (100 000 seen entries) would cost
     // seconds for a mesh of 50 routers, and no test comes near these smaller bounds.
     const config = resolveConfig({ ...SMALL_CACHES, ...options.config });
@@ -169,7 +173,7 @@ export class RouterMesh {
       self: node.info,
       config,
       clock: this.clock,
-      signatures: new KeyCachingChecker(),
+      signatures: this.#signatures(),
       random,
       log: silentLogger(),
       dataPeers: () => [...peers.values()],
