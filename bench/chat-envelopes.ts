@@ -21,7 +21,14 @@ export function signedChatEnvelopes(count: number): Uint8Array[] {
   const envelopes: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const body = `${i} `.padEnd(200, 'm');
-    const payload = encodePayload({ id: `m${i}`, origin, to: '', room: '', sentAtMs: BigInt(i), text: { body } });
+    const payload = encodePayload({
+      id: `m${i}`,
+      origin,
+      to: '',
+      room: '',
+      sentAtMs: BigInt(i),
+      text: { body },
+    });
     envelopes.push(
       encodeEnvelope({ routed: { payload, signature: identity.sign(payload), ttl: 16, hops: 1 } }),
     );
