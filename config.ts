@@ -178,7 +178,7 @@ export interface NodeConfig {
    * (`drop.sentTooLongAgo`): the seen cache may have forgotten them, and a replay would be
    * delivered again. The router shrinks it to fit what the seen cache still holds, so it reaches
    * back at most seenCacheTtlMs - maxClockSkewMs, less while a flood turns the cache over by
-   * count (see router.ts). @default 300000
+   * count (see seen-cache.ts). @default 300000
    */
   maxMessageAgeMs: number;
   /**

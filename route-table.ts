@@ -1,5 +1,5 @@
 /**
- * Routes to origins for direct messages (PROTOCOL.md section 5): every accepted message teaches
+ * Routes to origins for direct messages (docs/protocol.md section 5): every accepted message teaches
  * "its origin is reachable via the neighbour it came from, in `hops` hops". But `hops` is not
  * signed, so a claim is only a claim: a neighbour that replays seen bytes with `hops = 1` would
  * become the route to their origin and could swallow every direct message to it. Hence:

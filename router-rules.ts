@@ -37,7 +37,7 @@ export const ROUTED_RULES: Readonly<Record<RoutedProblem, RoutedAction>> = Objec
   hopsExceeded: 'drop',
   // Decoders of other languages differ at the edges (invalid UTF-8, packed encodings).
   undecodable: 'drop',
-  // The fixed limits of PROTOCOL.md sections 2 and 5, which every relay checks.
+  // The fixed limits of docs/protocol.md sections 2 and 5, which every relay checks.
   origin: 'punish',
   id: 'punish',
   to: 'punish',

@@ -1,5 +1,5 @@
 /**
- * The seen cache (PROTOCOL.md section 5): per (origin, id), digests of the copy this node
+ * The seen cache (docs/protocol.md section 5): per (origin, id), digests of the copy this node
  * verified (or made) and the highest TTL it forwarded, bounded in entries and age; and the
  * window of `sent_at_ms` within which it can still tell a replay from a new message.
  *

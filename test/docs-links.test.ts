@@ -128,6 +128,13 @@ describe('documentation links', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('cites the project’s own documents, never a contract or style guide it does not carry', () => {
+    // An upper-case PROTOCOL.md or STYLE.md names a file outside the repository.
+    const foreign = /\b(PROTOCOL|STYLE)\.md\b/;
+    const offenders = files.filter((file) => file !== 'test/docs-links.test.ts' && foreign.test(read(file)));
+    expect(offenders).toEqual([]);
+  });
+
   it('keeps the numbered sections of docs/protocol.md that the code cites', () => {
     const sections = protocolSections(read('docs/protocol.md'));
     expect([1, 2, 3, 4, 5, 6, 7].map((n) => sections.get(String(n)))).toEqual([

@@ -1,5 +1,5 @@
 /**
- * Two connections to one peer (PROTOCOL.md section 3): "the newer wins when both were dialled by
+ * Two connections to one peer (docs/protocol.md section 3): "the newer wins when both were dialled by
  * the same node (the older is likely dead), else the one dialled by the node with the smaller
  * id wins; the loser closes with DUPLICATE_CONNECTION". Real nodes over the memory transport on
  * a simulated clock, so that both connections complete every time (over TCP one of them may be

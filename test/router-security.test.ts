@@ -1,5 +1,5 @@
 /**
- * Tier 2 (STYLE.md): attacks on the router by a neighbour, each carried out over an in-memory
+ * Tier 2 (router with fake links, no sockets): attacks on the router by a neighbour, each carried out over an in-memory
  * mesh of routers with a SimClock. Node 0 plays the attacker where a test injects a crafted copy
  * "from 0"; the other nodes are honest routers.
  */

@@ -278,7 +278,7 @@ export class FakeMesh {
       return dialer;
     }
     this.duplicates++;
-    // PROTOCOL.md 3: `existing` is from's side; from dialled it when its role says so.
+    // docs/protocol.md section 3: `existing` is from's side; from dialled it when its role says so.
     const newWins = existing.role === 'dialer' || from.info.id < target.info.id;
     const [winner, loser] = newWins ? [dialer, existing] : [existing, dialer];
     loser.isReplaced = loser.remote.isReplaced = true;
