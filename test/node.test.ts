@@ -53,8 +53,12 @@ describe('node', () => {
     const a = await mesh.add({ membership: 'static' });
     a.node.connect(addressOf(a.node));
     const other = await mesh.add({ membership: 'static', seeds: [addressOf(a.node)] });
-    await waitFor(() => activeCount(other) === 1, 10_000, 'other joins');
+    // Each side adds the other when it handles the link: wait for both, then a holds only other.
+    await waitFor(() => activeCount(other) === 1 && activeCount(a) === 1, 10_000, 'other joins');
     expect(a.node.peers().active.map((p) => p.id)).toEqual([other.node.id]);
+    // Refused before any socket: a never dialled itself (the static strategy retries the contact).
+    expect(a.node.stats()['node.dial.self']).toBeGreaterThanOrEqual(1);
+    expect(a.node.stats()['node.connections']).toBe(1);
   });
 
   it('keeps its identity in the data dir with mode 0600', async () => {
