@@ -13,7 +13,7 @@ import { KeyCachingChecker } from '../crypto/signatures.js';
 import { SimClock } from '../utils/sim-clock.js';
 import { silentLogger } from '../utils/logger.js';
 import { seededRandom } from '../utils/random.js';
-import { makeIdentity, nodeInfoOf } from './helpers/router-mesh.js';
+import { craftRouted, makeIdentity, nodeInfoOf } from './helpers/router-mesh.js';
 import type { DataPeer } from '../membership/strategy.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -25,11 +25,15 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** A relay's router: neighbours `from` and one other, signatures not checked (not under test). */
-function relayRouter(messages: number): { router: Router; from: DataPeer; sent: () => number } {
+/** A relay's router: neighbours `from` and one other; signatures checked only when told. */
+function relayRouter(
+  messages: number,
+  verifySignatures = false,
+): { router: Router; from: DataPeer; sent: () => number; punished: string[] } {
   const random = seededRandom(7);
   const identity = makeIdentity(random);
   let sent = 0;
+  const punished: string[] = [];
   const peerOf = (id: string): DataPeer => ({ id, send: () => (sent++, true) }) as unknown as DataPeer;
   const from = peerOf('a'.repeat(16));
   const other = peerOf('b'.repeat(16));
@@ -38,7 +42,7 @@ function relayRouter(messages: number): { router: Router; from: DataPeer; sent: 
     self: nodeInfoOf(identity, 0),
     config: resolveConfig({
       seenCacheSize: messages,
-      verifySignatures: false,
+      verifySignatures,
       originTextsPerSecond: 1_000_000,
       originTextsBurst: 1_000_000,
     }),
@@ -50,9 +54,9 @@ function relayRouter(messages: number): { router: Router; from: DataPeer; sent: 
     deliver: () => undefined,
     receipt: () => undefined,
     receiptMissing: () => undefined,
-    punish: () => undefined,
+    punish: (peerId) => punished.push(peerId),
   });
-  return { router, from, sent: () => sent };
+  return { router, from, sent: () => sent, punished };
 }
 
 /** Routed copies of `count` broadcasts of one origin, with ids shaped like nanoid's (21 chars). */
@@ -89,6 +93,22 @@ describe('memory a node keeps per relayed message', () => {
     const perEntry = (after - before) / count;
     expect(perEntry).toBeGreaterThan(0);
     expect(perEntry).toBeLessThan(300);
+    router.stop();
+  });
+
+  it('a signature is checked over exactly its own payload, whatever size the one before it had', () => {
+    const { router, from, punished } = relayRouter(16, true);
+    const identity = makeIdentity(seededRandom(9));
+    const origin = nodeInfoOf(identity, 1);
+    const long = craftRouted(identity, origin, { id: 'long-1', text: { body: 'l'.repeat(4000) } });
+    const short = craftRouted(identity, origin, { id: 'short-1', text: { body: 'short' } });
+    const forged = { ...craftRouted(identity, origin, { id: 'short-2' }), signature: long.signature };
+    const longer = craftRouted(identity, origin, { id: 'long-2', text: { body: 'L'.repeat(4090) } });
+    for (const routed of [long, short, longer]) router.onRouted(from, routed);
+    expect(router.stats()).toMatchObject({ delivered: 3, badSignature: 0 });
+    router.onRouted(from, forged);
+    expect(router.stats()).toMatchObject({ delivered: 3, badSignature: 1 });
+    expect(punished).toEqual([from.id]);
     router.stop();
   });
 });
