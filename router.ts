@@ -602,8 +602,7 @@ export class Router {
   }
 
   #isSignatureValid(origin: NodeInfo, arrival: Arrival): boolean {
-    const signed = Buffer.concat([SIGNATURE_CONTEXT, arrival.bytes]);
-    return this.#context.signatures.verify(origin.publicKey, signed, arrival.signature);
+    return this.#context.signatures.verify(origin.publicKey, signedBytesOf(arrival.bytes), arrival.signature);
   }
 
   #sendRouted(peer: DataPeer, ref: MessageRef, routed: Routed): boolean {
@@ -647,6 +646,22 @@ export class Router {
     else bump(this.#counters, 'controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
   }
+}
+
+/**
+ * Context || payload for one synchronous check, in a Buffer reused message after message (the
+ * largest payload checked so far, at most a frame): a fresh one per message was a payload-sized
+ * Buffer outside the V8 heap, garbage until the next collection. Valid until the next call.
+ */
+let signedScratch = Buffer.allocUnsafeSlow(0);
+function signedBytesOf(payload: Uint8Array): Buffer {
+  const length = SIGNATURE_CONTEXT.length + payload.length;
+  if (signedScratch.length < length) {
+    signedScratch = Buffer.allocUnsafeSlow(Math.max(length, 1024));
+    SIGNATURE_CONTEXT.copy(signedScratch);
+  }
+  signedScratch.set(payload, SIGNATURE_CONTEXT.length);
+  return signedScratch.subarray(0, length);
 }
 
 function checkText(text: string): void {

@@ -6,7 +6,9 @@
  * - `per-seen-entry`: what 1,000 broadcasts added, per node and message: the seen cache (and
  *   the route of each origin);
  * - `tcp-sockets`: what a TCP node costs over a memory-transport node of the same mesh size,
- *   i.e. the sockets and their buffers.
+ *   i.e. the sockets and their buffers;
+ * - `relay-*`: one node relaying large chat messages, with and without a neighbour that never
+ *   reads (bench/relay-memory.ts).
  */
 import { execFile } from 'node:child_process';
 import { totalmem } from 'node:os';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pickOne, seededRandom } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
+import { relayMemoryFigures } from './relay-memory.js';
 import { type MeshBenchOptions, memoryAfterGc, progress, runMesh, type MeshTransport } from './mesh.js';
 
 const KIB = 1024;
@@ -64,6 +67,7 @@ export async function memoryFigures({ quick, sizes }: MeshBenchOptions): Promise
       value: memoryAtTcpSize.idle / KIB,
     }),
   );
+  figures.push(...(await relayMemoryFigures(quick)));
   return figures;
 }
 

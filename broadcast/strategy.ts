@@ -95,9 +95,14 @@ export type BroadcastFactory = (context: BroadcastContext) => BroadcastStrategy;
 /**
  * The seen-cache key of a message. The length prefix makes the pair unambiguous whatever
  * characters an (unvalidated) origin id or message id contains.
+ *
+ * Built with `join`, which copies into one flat string: a `+` or template concatenation is kept
+ * by V8 as a tree of its pieces, and the ids protobufjs decodes are such trees already (8
+ * characters, then 1, at a time), so a key of a 21-character id cost about 400 bytes of heap
+ * instead of 100, held for as long as the seen cache remembers the message.
  */
 export function messageKey(originId: string, id: string): string {
-  return `${originId.length}:${originId}:${id}`;
+  return [originId.length, originId, id].join(':');
 }
 
 /** Adds `by` to a counter of a stats record. */

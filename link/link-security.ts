@@ -11,6 +11,7 @@ import type { Identity } from '../crypto/identity.js';
 import type { SignatureChecker } from '../crypto/signatures.js';
 import { EphemeralKey, sessionKeysOf, type Role } from '../crypto/handshake.js';
 import { Opener, Sealer, TAG_BYTES } from '../crypto/seal.js';
+import { varintLength, writeFramePrefix } from '../utils/frame.js';
 
 export interface KeyAgreement {
   readonly publicKey: Uint8Array;
@@ -19,7 +20,8 @@ export interface KeyAgreement {
 }
 
 export interface FrameSealer {
-  seal(plaintext: Uint8Array): Uint8Array;
+  /** The whole frame: the varint length prefix, then the sealed body. */
+  sealFrame(plaintext: Uint8Array): Uint8Array;
 }
 
 export interface FrameOpener {
@@ -85,11 +87,13 @@ export const labPlaintextLinks: LinkSecurity = {
     signature.length === PLAINTEXT_SIGNATURE.length && signature.every((byte) => byte === 0),
   session: () => ({
     sealer: {
-      seal: (plaintext) => {
-        const body = new Uint8Array(plaintext.length + TAG_BYTES);
-        body.set(plaintext);
-        body.set(PLAINTEXT_TAG, plaintext.length);
-        return body;
+      sealFrame: (plaintext) => {
+        const bodyLength = plaintext.length + TAG_BYTES;
+        const frame = new Uint8Array(varintLength(bodyLength) + bodyLength);
+        const prefixBytes = writeFramePrefix(frame, bodyLength);
+        frame.set(plaintext, prefixBytes);
+        frame.set(PLAINTEXT_TAG, prefixBytes + plaintext.length);
+        return frame;
       },
     },
     opener: {

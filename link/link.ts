@@ -191,7 +191,7 @@ export class Link implements PeerLink {
       );
       return false;
     }
-    const frame = encodeFrame(this.#state.sealer.seal(envelopeBytes));
+    const frame = this.#state.sealer.sealFrame(envelopeBytes);
     if (this.connection.bufferedBytes + frame.length > this.options.config.maxSendQueueBytes) {
       this.#logAt('warn')?.warn({ peer: this.#peer?.id }, 'peer is not reading: send queue over its cap');
       this.connection.destroy();

@@ -17,7 +17,7 @@ import {
 } from '../crypto/handshake.js';
 import { Opener, Sealer } from '../crypto/seal.js';
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../proto/messages.js';
-import { encodeFrame } from '../utils/frame.js';
+import { FrameDecoder, encodeFrame } from '../utils/frame.js';
 
 interface SideVector {
   identity_seed: string;
@@ -152,6 +152,25 @@ describe('protocol vectors', () => {
     expect(toHex(body)).toBe(vectors.sealed[direction].body);
     expect(toHex(encodeFrame(body))).toBe(vectors.sealed[direction].frame);
     expect(toHex(new Opener(keys[keyName]).open(body) ?? new Uint8Array())).toBe(vectors.sealed.envelope);
+    expect(toHex(new Sealer(keys[keyName]).sealFrame(plaintext))).toBe(vectors.sealed[direction].frame);
+  });
+
+  it('frame after frame, each sealed under the next counter and opened in order', () => {
+    const keys = sessionKeysOf(hex(vectors.shared_secret), transcript, hex(vectors.network_key));
+    const plaintext = hex(vectors.sealed.envelope);
+    const sealer = new Sealer(keys.dialerToListener);
+    const frames = [sealer.sealFrame(plaintext), sealer.sealFrame(plaintext), sealer.seal(plaintext)];
+    // Frame 0 is the vector; later ones differ from it and from each other (a nonce never repeats).
+    expect(toHex(frames[0] as Buffer)).toBe(vectors.sealed.dialer_to_listener.frame);
+    expect(new Set(frames.map((frame) => toHex(frame.subarray(-100)))).size).toBe(3);
+    const decoder = new FrameDecoder(1 << 16);
+    decoder.push(Buffer.concat(frames.slice(0, 2)));
+    const opener = new Opener(keys.dialerToListener);
+    const opened = [decoder.next(), decoder.next()].map((result) =>
+      result.type === 'frame' ? opener.open(result.body) : undefined,
+    );
+    opened.push(opener.open(frames[2] as Buffer));
+    expect(opened.map((p) => toHex(p ?? new Uint8Array()))).toEqual(Array(3).fill(vectors.sealed.envelope));
   });
 
   it('a tampered sealed body does not open, and the counter does not advance', () => {

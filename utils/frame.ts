@@ -21,17 +21,21 @@ export function varintLength(value: number): number {
   return length;
 }
 
-/** Prefixes `body` with its varint32 length. */
-export function encodeFrame(body: Uint8Array): Buffer {
-  let length = body.length;
-  const out = Buffer.allocUnsafe(varintLength(length) + length);
+/** Writes the varint32 prefix of a body of `length` bytes at the start of `out`; returns its size. */
+export function writeFramePrefix(out: Uint8Array, length: number): number {
   let offset = 0;
   while (length >= 0x80) {
     out[offset++] = (length & 0x7f) | 0x80;
     length >>>= 7;
   }
   out[offset++] = length;
-  out.set(body, offset);
+  return offset;
+}
+
+/** Prefixes `body` with its varint32 length. */
+export function encodeFrame(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(varintLength(body.length) + body.length);
+  out.set(body, writeFramePrefix(out, body.length));
   return out;
 }
 
