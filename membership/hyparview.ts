@@ -57,6 +57,10 @@ export class HyParView implements MembershipStrategy {
   #seedTurn = 0;
   /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
   #forwardJoinDials = 0;
+  /** Low-priority Neighbor requests refused in a row while the view was below its floor. */
+  #refusedWhileStarving = 0;
+  /** A neighbour failed or disconnected since our last Shuffle out of period. */
+  #lostNeighbour = false;
   /**
    * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that
    * replaced an older one (a restarted peer) is handled as a join, as PROTOCOL.md section 3 asks.
@@ -166,6 +170,7 @@ export class HyParView implements MembershipStrategy {
     if (!this.isDataLink(link)) return;
     // The paper drops a failed peer rather than keeping it in the passive view.
     this.#removeActive(link.id, DOWN_REASONS[reason]);
+    this.#lostNeighbour = true;
     this.#counters.failuresDetected++;
     this.#log.debug({ ...peerFields(link.peer), reason }, 'active link failed');
     this.#healer.restart();
@@ -317,6 +322,7 @@ export class HyParView implements MembershipStrategy {
     this.#counters.disconnectsReceived++;
     if (this.isDataLink(link)) {
       this.#removeActive(link.id, 'disconnect');
+      this.#lostNeighbour = true;
       if (alive) this.#addPassive(link.peer);
       this.#healer.restart();
     }
@@ -352,7 +358,14 @@ export class HyParView implements MembershipStrategy {
     const untried = this.#passive.entries().filter((entry) => !this.#unreachable.has(entry.info.id));
     const candidate = pickOne(this.#ctx.random, untried);
     if (!candidate) {
-      if (this.#passive.size === 0) return 'idle';
+      if (this.#passive.size === 0) {
+        // Nobody to ask: a node that lost its neighbours before its first shuffle (it joined
+        // moments ago) would wait a whole period below its floor. Its Shuffle brings entries.
+        // A node that just joined has lost nobody: the ForwardJoin walks are coming for it.
+        if (this.#isStarving() && this.#lostNeighbour && this.#shuffle.maybeSendEarly())
+          this.#lostNeighbour = false;
+        return 'idle';
+      }
       // Every passive peer was unreachable in this sweep: back off, then sweep again.
       this.#unreachable.clear();
       return 'failure';
@@ -404,11 +417,36 @@ export class HyParView implements MembershipStrategy {
       this.#maybeCloseShortLived(link);
       return 'success';
     }
-    const outcome = await this.#requestNeighbor(link, this.#active.size === 0);
+    const highPriority = this.#active.size === 0 || this.#shouldEscalate();
+    const outcome = await this.#requestNeighbor(link, highPriority);
+    this.#noteStarvingOutcome(highPriority, outcome);
     if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(info.id);
     if (outcome === 'refused') this.#passive.update(info.id, { failures: 0 });
     if (outcome === 'cancelled') return 'idle';
     return outcome === 'accepted' ? 'success' : 'failure';
+  }
+
+  /**
+   * Deviation from the paper, which asks with high priority only when the active view is empty:
+   * a node below `activeSize - 1` neighbours whose last low-priority request was refused asks
+   * the next passive peer with high priority. Otherwise, in a mesh where nearly every view is
+   * full, a node left with one or two neighbours (after growth, or a mass failure) is refused by
+   * every full peer and stays there: the paper's rule admits nobody with less than one spare
+   * slot. At most every other request of a node is escalated, and only while it is below the
+   * floor.
+   */
+  #shouldEscalate(): boolean {
+    return this.#isStarving() && this.#refusedWhileStarving > 0;
+  }
+
+  #isStarving(): boolean {
+    return this.#active.size < this.#config.activeSize - 1;
+  }
+
+  #noteStarvingOutcome(highPriority: boolean, outcome: NeighborOutcome): void {
+    // One escalated request per refusal: whatever its outcome, the next starts low again.
+    if (highPriority || outcome === 'accepted') this.#refusedWhileStarving = 0;
+    else if (outcome === 'refused' && this.#isStarving()) this.#refusedWhileStarving++;
   }
 
   #notePassiveFailure(id: string): void {

@@ -19,11 +19,15 @@ import type { PeerLink } from './strategy.js';
  */
 const MAX_ORIGIN_DIALS_PER_PERIOD = 256;
 
+/** At most this many Shuffles out of period per period, each only when a node is starving. */
+const EARLY_SHUFFLES_PER_PERIOD = 10;
+
 export class ShuffleExchange {
   readonly #host: ShuffleHost;
   readonly #originDials: DialLimit;
   /** Ids sent in our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
   #awaitingReply: ReadonlySet<string> | undefined;
+  #lastSentMs = -Infinity;
 
   constructor(host: ShuffleHost) {
     this.#host = host;
@@ -41,12 +45,22 @@ export class ShuffleExchange {
     this.#awaitingReply = undefined;
   }
 
+  /**
+   * Our Shuffle now, out of period, when the last one left at least a tenth of a period ago:
+   * for a node below its floor with an empty passive view (hyparview.ts). True when sent.
+   */
+  maybeSendEarly(): boolean {
+    const { clock, config } = this.#host.context;
+    if (clock.now() - this.#lastSentMs < config.shuffleIntervalMs / EARLY_SHUFFLES_PER_PERIOD) return false;
+    return this.#send();
+  }
+
   /** ka active entries (never the target) and kp passive ones, to one random neighbour. */
-  #send(): void {
+  #send(): boolean {
     const { active, passive, context } = this.#host;
     const { random, config } = context;
     const target = active.randomEntry(random);
-    if (!target) return;
+    if (!target) return false;
     const nodes = [
       ...active.randomEntries(random, config.shuffleActive, target.info.id),
       ...passive.randomEntries(random, config.shufflePassive),
@@ -54,9 +68,11 @@ export class ShuffleExchange {
       .map((entry) => entry.info)
       .filter((info) => info.port !== 0);
     const shuffle: Shuffle = { origin: context.self, entries: toPeerEntries(nodes), ttl: config.arwl };
-    if (!target.data.link.send({ shuffle })) return;
+    if (!target.data.link.send({ shuffle })) return false;
     this.#awaitingReply = new Set(nodes.map((info) => info.id));
+    this.#lastSentMs = context.clock.now();
     this.#host.counters.shufflesSent++;
+    return true;
   }
 
   onShuffle(link: PeerLink, shuffle: Shuffle): void {
@@ -90,11 +106,19 @@ export class ShuffleExchange {
     );
   }
 
-  /** The walk ends here: answer the origin with as many passive entries, then merge. */
+  /**
+   * The walk ends here: answer the origin with as many passive entries, then merge.
+   *
+   * Deviation: the answer carries at least kp entries even when the Shuffle carried fewer. An
+   * origin whose views are nearly empty (one neighbour, no passive entry: a node that lost its
+   * neighbours moments after joining) sends an empty Shuffle, and as many would be nothing:
+   * it could never learn whom to ask. The answer stays within ka + kp entries.
+   */
   #endWalk(origin: NodeInfo, entries: readonly PeerEntry[]): void {
     const { context, passive } = this.#host;
     if (origin.id === context.self.id) return context.countDrop('shuffle-own-walk');
-    const reply = passive.randomEntries(context.random, entries.length, origin.id).map((e) => e.info);
+    const count = Math.max(entries.length, context.config.shufflePassive);
+    const reply = passive.randomEntries(context.random, count, origin.id).map((e) => e.info);
     this.#replyTo(origin, toPeerEntries(reply));
     // The origin is part of the exchange, as in the paper where it heads its own list.
     this.#merge([origin, ...entries.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));

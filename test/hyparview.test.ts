@@ -432,6 +432,58 @@ describe('repair', () => {
     expect(hv.stats()).toMatchObject({ healingAttempts: 2, healingBackoffMs: 0, neighborAcceptedByPeer: 2 });
   });
 
+  it('below activeSize - 1, a refused low-priority request is followed by one high-priority one', async () => {
+    const { ctx, hv } = setup({ activeSize: 4 });
+    [3, 4, 5, 6].forEach((n) => passivePeer(hv, n));
+    neighbour(hv, 2);
+    const made: FakeLink[] = [];
+    ctx.answerWith(
+      [3, 4, 5, 6].map((n) => makeNode(n)),
+      made,
+    );
+    const priorities = (): boolean[] => made.map((link) => link.sentOf('neighbor')[0]?.highPriority ?? false);
+    hv.start([]);
+    await settle();
+    expect(priorities()).toEqual([false]);
+
+    hv.onMessage(made[0] as FakeLink, msg('neighborReply', { accepted: false }));
+    await runFor(ctx.clock, 100);
+    expect(priorities()).toEqual([false, true]);
+
+    // Accepted: two neighbours, still below the floor of 3; the next request starts low again.
+    hv.onMessage(made[1] as FakeLink, msg('neighborReply', { accepted: true }));
+    await settle();
+    expect(hv.views().active).toHaveLength(2);
+    expect(priorities()).toEqual([false, true, false]);
+
+    // At the floor (activeSize - 1), a refusal is not escalated: the paper's rule again.
+    hv.onMessage(made[2] as FakeLink, msg('neighborReply', { accepted: true }));
+    await settle();
+    hv.onMessage(made[3] as FakeLink, msg('neighborReply', { accepted: false }));
+    await runFor(ctx.clock, 1600);
+    expect(hv.views().active).toHaveLength(3);
+    expect(
+      priorities()
+        .slice(3)
+        .every((high) => !high),
+    ).toBe(true);
+  });
+
+  it('below the floor with nobody to ask after losing a neighbour: shuffles at once, once', async () => {
+    const { ctx, hv } = setup({ activeSize: 4 });
+    const [a, b] = [neighbour(hv, 2), neighbour(hv, 3)];
+    hv.start([]);
+    await settle();
+    expect(a.sentOf('shuffle')).toEqual([]);
+
+    hv.onLinkClosed(b, 'error');
+    await settle();
+    expect(a.sentOf('shuffle')).toHaveLength(1);
+    // No second one out of period before the next loss, however long the view stays empty.
+    await runFor(ctx.clock, 500);
+    expect(a.sentOf('shuffle')).toHaveLength(1);
+  });
+
   it('a refusal closes the link, keeps the peer in passive, and the next try waits a backoff', async () => {
     const { ctx, hv } = setup();
     const p = passivePeer(hv, 3);
@@ -595,6 +647,19 @@ describe('Shuffle', () => {
     // Room for origin + 3 entries in a passive view of 4: the two it sent are evicted first.
     expect(ids(hv.views().passive)).toEqual(ids([origin, ...gossip]));
     expect(hv.stats()).toMatchObject({ shufflesReceived: 1, shuffleReplies: 1 });
+  });
+
+  it('where the walk ends: an empty Shuffle is still answered with kp entries', async () => {
+    const { ctx, hv } = setup();
+    const known = [5, 6, 7, 8].map((n) => passivePeer(hv, n));
+    const [a] = [neighbour(hv, 2), neighbour(hv, 3)];
+    const origin = makeNode(9);
+    const made = ctx.answerWith([origin]);
+    hv.onMessage(a, msg('shuffle', { origin, entries: [], ttl: 1 }));
+    await settle();
+    const replied = made[0]?.sentOf('shuffleReply')[0]?.entries ?? [];
+    expect(replied).toHaveLength(SMALL.shufflePassive as number);
+    expect(replied.every((entry) => known.some((info) => info.id === entry.node?.id))).toBe(true);
   });
 
   it('ends at a node with one neighbour; an origin it is linked to gets the reply on that link', async () => {
