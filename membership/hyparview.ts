@@ -21,6 +21,7 @@ import type { Logger } from '../utils/logger.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
 import { Seeds } from './seeds.js';
 import { Healer, type AttemptOutcome } from './healing.js';
+import { addressPrefix, EvictionLimit } from './eviction-limit.js';
 import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
 import { ShuffleExchange } from './shuffle.js';
@@ -38,6 +39,9 @@ import {
 } from './strategy.js';
 import { View } from './view.js';
 
+/** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
+const EVICTION_PERIODS_PER_SHUFFLE = 10;
+
 export class HyParView implements MembershipStrategy {
   readonly name = 'hyparview';
   readonly #ctx: MembershipContext;
@@ -51,6 +55,7 @@ export class HyParView implements MembershipStrategy {
   readonly #healer: Healer;
   readonly #shuffleTimer: Timer;
   readonly #shuffle: ShuffleExchange;
+  readonly #evictions: EvictionLimit;
   readonly #counters = newCounters();
   #state: 'new' | 'running' | 'stopped' = 'new';
   readonly #seeds: Seeds;
@@ -88,6 +93,7 @@ export class HyParView implements MembershipStrategy {
       quickRetries: config.passiveSize,
     });
     this.#shuffleTimer = new Timer(clock, () => this.#onShuffleTimer());
+    this.#evictions = new EvictionLimit(config.shuffleIntervalMs / EVICTION_PERIODS_PER_SHUFFLE);
     this.#shuffle = new ShuffleExchange({
       context,
       active: this.#active,
@@ -179,7 +185,8 @@ export class HyParView implements MembershipStrategy {
   onLinkReplaced(previous: PeerLink, next: PeerLink): void {
     if (this.#stopped) return;
     const entry = this.#active.get(previous.id);
-    if (entry && entry.data.link === previous) this.#active.update(previous.id, { link: next }, next.peer);
+    if (entry && entry.data.link === previous)
+      this.#active.update(previous.id, { ...entry.data, link: next }, next.peer);
     this.#requests.move(previous, next);
   }
 
@@ -211,6 +218,11 @@ export class HyParView implements MembershipStrategy {
   /** The contact's side of a Join: admit the joiner and announce it on random walks. */
   #onJoin(link: PeerLink): void {
     if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
+    if (!this.#mayEvictFor(this.#prefixOfLink(link), link.id)) {
+      this.#ctx.countDrop('join-evict-limit');
+      link.close();
+      return;
+    }
     if (!this.#addActive(link)) {
       this.#ctx.countDrop('join-refused');
       link.close();
@@ -246,6 +258,11 @@ export class HyParView implements MembershipStrategy {
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
+    if (!this.#mayEvictFor(this.#prefixOf(node.host, node.port), node.id)) {
+      this.#ctx.countDrop('forwardJoin-evict-limit');
+      this.#addPassive(node);
+      return;
+    }
     if (this.#forwardJoinDials >= this.#config.activeSize) {
       // Bounded dials: a burst of joins ending here leaves the rest to shuffles and repair.
       this.#ctx.countDrop('forwardJoin-busy');
@@ -279,7 +296,11 @@ export class HyParView implements MembershipStrategy {
       return;
     }
     // A peer already active (by a stale link object) is re-admitted on this link, not refused.
-    const admit = highPriority || !this.#active.isFull || this.#active.has(link.id);
+    const admit =
+      this.#active.has(link.id) ||
+      !this.#active.isFull ||
+      (highPriority && this.#mayEvictFor(this.#prefixOfLink(link), link.id));
+    if (!admit && highPriority) this.#ctx.countDrop('neighbor-evict-limit');
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
     if (admit && this.#addActive(link, accepted)) {
       this.#counters.neighborAccepted++;
@@ -433,7 +454,7 @@ export class HyParView implements MembershipStrategy {
    * full, a node left with one or two neighbours (after growth, or a mass failure) is refused by
    * every full peer and stays there: the paper's rule admits nobody with less than one spare
    * slot. At most every other request of a node is escalated, and only while it is below the
-   * floor.
+   * floor; what the receiver concedes to high priority is bounded there (eviction-limit.ts).
    */
   #shouldEscalate(): boolean {
     return this.#isStarving() && this.#refusedWhileStarving > 0;
@@ -491,21 +512,30 @@ export class HyParView implements MembershipStrategy {
     const existing = this.#active.get(link.id);
     if (existing) {
       // A stale link object for the same peer: the node keeps one link per peer, this one.
-      if (existing.data.link !== link) this.#active.update(link.id, { link }, link.peer);
+      if (existing.data.link !== link) this.#active.update(link.id, { ...existing.data, link }, link.peer);
       if (greeting) link.send(greeting);
       return true;
     }
-    if (this.#active.isFull) this.#evictRandom();
+    const forced = this.#active.isFull;
+    if (forced) this.#evictFor(link);
     this.#passive.remove(link.id);
-    if (this.#active.add(link.peer, { link }) !== 'added') return false;
+    if (this.#active.add(link.peer, { link, forced }) !== 'added') return false;
     if (greeting) link.send(greeting);
     this.#log.debug(peerFields(link.peer), 'active neighbour added');
     this.#ctx.peerUp(link);
     return true;
   }
 
-  #evictRandom(): void {
-    const victim = this.#active.randomEntry(this.#ctx.random);
+  /**
+   * Makes room for `newcomer`: evicts a random member, or, once half the view (rounded down)
+   * took its slot by eviction, a random one of those, so that newcomers that force their way
+   * in never hold the majority of the view, whoever they are.
+   */
+  #evictFor(newcomer: PeerLink): void {
+    this.#evictions.noteEviction(this.#prefixOfLink(newcomer), this.#ctx.clock.now());
+    const forced = this.#active.entries().filter((entry) => entry.data.forced);
+    const pool = forced.length >= Math.floor(this.#config.activeSize / 2) ? forced : this.#active.entries();
+    const victim = pickOne(this.#ctx.random, pool);
     if (!victim) return;
     const { link } = victim.data;
     link.send({ disconnect: { alive: true } });
@@ -513,6 +543,27 @@ export class HyParView implements MembershipStrategy {
     this.#removeActive(victim.info.id, 'evicted');
     this.#counters.evictions++;
     this.#addPassive(victim.info);
+  }
+
+  /**
+   * Whether a newcomer from `prefix` may enter now: there is room, or it is already active, or
+   * the eviction limit lets it take a slot (eviction-limit.ts). Counts a refusal.
+   */
+  #mayEvictFor(prefix: string, id: string): boolean {
+    if (!this.#active.isFull || this.#active.has(id)) return true;
+    const prefixes = this.#active.entries().map((entry) => this.#prefixOfLink(entry.data.link));
+    if (this.#evictions.mayEvict(prefix, prefixes, this.#ctx.clock.now())) return true;
+    this.#counters.evictionsRefused++;
+    return false;
+  }
+
+  /** The prefix of the host a link really comes from, where the node tells, else the announced one. */
+  #prefixOfLink(link: PeerLink): string {
+    return this.#prefixOf(link.connection?.remote.host ?? link.peer.host, link.peer.port);
+  }
+
+  #prefixOf(host: string, port: number): string {
+    return addressPrefix(host, port, this.#config.limitLoopback);
   }
 
   #removeActive(id: string, reason: PeerDownReason): void {
