@@ -57,6 +57,8 @@ export interface ShuffleHost {
   readonly counters: Counters;
   isStopped(): boolean;
   isDataLink(link: PeerLink): boolean;
+  /** When the node reported `link` ready, if it did (a link that replaced another was not). */
+  linkOpenedAt(link: PeerLink): number | undefined;
   /** Closes a link that is neither active nor awaiting a NeighborReply. */
   maybeCloseShortLived(link: PeerLink): void;
   /** New passive entries arrived: a chance to repair the active view. */

@@ -71,6 +71,8 @@ export class HyParView implements MembershipStrategy {
    * replaced an older one (a restarted peer) is handled as a join, as PROTOCOL.md section 3 asks.
    */
   readonly #joinedLinks = new WeakSet<PeerLink>();
+  /** When each link was reported ready (a ShuffleReply must come on a connection newer than its Shuffle). */
+  readonly #openedAt = new WeakMap<PeerLink, number>();
 
   constructor(context: MembershipContext) {
     const { config, clock, random, self } = context;
@@ -101,6 +103,7 @@ export class HyParView implements MembershipStrategy {
       counters: this.#counters,
       isStopped: () => this.#stopped,
       isDataLink: (link) => this.isDataLink(link),
+      linkOpenedAt: (link) => this.#openedAt.get(link),
       maybeCloseShortLived: (link) => this.#maybeCloseShortLived(link),
       onPassiveGrew: () => this.#healer.maybeHeal(),
       background: (work, what) => void this.#background(work, what),
@@ -144,6 +147,7 @@ export class HyParView implements MembershipStrategy {
 
   onLinkReady(link: PeerLink): void {
     if (this.#stopped) return;
+    this.#openedAt.set(link, this.#ctx.clock.now());
     this.#log.debug({ ...peerFields(link.peer), role: link.role }, 'link ready (short-lived until claimed)');
   }
 

@@ -5,6 +5,15 @@
  *
  * The node where a walk ends dials an origin address at most once per shuffle period
  * (`DialLimit`), and only answers the node that authenticates as that origin.
+ *
+ * What one message may change is bounded (deviation: the paper trusts its peers): a Shuffle
+ * merges at most ka + kp entries and its origin where its walk ends, a ShuffleReply at most
+ * ka + kp, whatever either carries (up to maxEntriesPerMessage). Without that, one Shuffle of 32
+ * entries ending at a node, or one reply, replaced its whole passive view. And a ShuffleReply is
+ * taken only as the walk's end sends it: once per Shuffle, within a shuffle period, over an
+ * active link or a connection the replier opened after our Shuffle left. v1 has no field that
+ * ties a reply to its walk, so a node on the walk could still answer in the end's place; it
+ * changes at most ka + kp entries once per period.
  */
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
@@ -25,8 +34,8 @@ const EARLY_SHUFFLES_PER_PERIOD = 10;
 export class ShuffleExchange {
   readonly #host: ShuffleHost;
   readonly #originDials: DialLimit;
-  /** Ids sent in our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
-  #awaitingReply: ReadonlySet<string> | undefined;
+  /** Our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
+  #awaitingReply: { sentIds: ReadonlySet<string>; sentAtMs: number } | undefined;
   #lastSentMs = -Infinity;
 
   constructor(host: ShuffleHost) {
@@ -69,8 +78,8 @@ export class ShuffleExchange {
       .filter((info) => info.port !== 0);
     const shuffle: Shuffle = { origin: context.self, entries: toPeerEntries(nodes), ttl: config.arwl };
     if (!target.data.link.send({ shuffle })) return false;
-    this.#awaitingReply = new Set(nodes.map((info) => info.id));
     this.#lastSentMs = context.clock.now();
+    this.#awaitingReply = { sentIds: new Set(nodes.map((info) => info.id)), sentAtMs: this.#lastSentMs };
     this.#host.counters.shufflesSent++;
     return true;
   }
@@ -94,16 +103,36 @@ export class ShuffleExchange {
   }
 
   onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimit(this.#host.context, link, entries, 'shuffleReply')) return;
+    const { context, counters } = this.#host;
+    if (isOverEntryLimit(context, link, entries, 'shuffleReply')) return;
     // One reply per Shuffle sent: unsolicited entries could flood the passive view.
-    const sent = this.#awaitingReply;
-    if (!sent) return this.#host.context.countDrop('shuffleReply-unsolicited');
+    const awaited = this.#awaitingReply;
+    if (!awaited || context.clock.now() - awaited.sentAtMs > context.config.shuffleIntervalMs)
+      return context.countDrop('shuffleReply-unsolicited');
+    if (!this.#couldBeWalkEnd(link, awaited.sentAtMs)) return context.countDrop('shuffleReply-not-walk-end');
     this.#awaitingReply = undefined;
-    this.#host.counters.shuffleRepliesReceived++;
+    counters.shuffleRepliesReceived++;
     this.#merge(
-      entries.map((entry) => entry.node),
-      sent,
+      entries.slice(0, this.#maxMerged()).map((entry) => entry.node),
+      awaited.sentIds,
     );
+  }
+
+  /**
+   * The walk's end answers over our active link to it, or over a connection it opened to us
+   * once our Shuffle had left; an older connection (one we opened, or that sat idle since
+   * before) carries no answer to it.
+   */
+  #couldBeWalkEnd(link: PeerLink, sentAtMs: number): boolean {
+    if (this.#host.isDataLink(link)) return true;
+    const openedAtMs = this.#host.linkOpenedAt(link);
+    return link.role === 'listener' && openedAtMs !== undefined && openedAtMs >= sentAtMs;
+  }
+
+  /** ka + kp: the most entries one Shuffle or ShuffleReply may change here. */
+  #maxMerged(): number {
+    const { shuffleActive, shufflePassive } = this.#host.context.config;
+    return shuffleActive + shufflePassive;
   }
 
   /**
@@ -117,11 +146,12 @@ export class ShuffleExchange {
   #endWalk(origin: NodeInfo, entries: readonly PeerEntry[]): void {
     const { context, passive } = this.#host;
     if (origin.id === context.self.id) return context.countDrop('shuffle-own-walk');
-    const count = Math.max(entries.length, context.config.shufflePassive);
+    const taken = entries.slice(0, this.#maxMerged());
+    const count = Math.max(taken.length, context.config.shufflePassive);
     const reply = passive.randomEntries(context.random, count, origin.id).map((e) => e.info);
     this.#replyTo(origin, toPeerEntries(reply));
     // The origin is part of the exchange, as in the paper where it heads its own list.
-    this.#merge([origin, ...entries.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));
+    this.#merge([origin, ...taken.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));
   }
 
   #replyTo(origin: NodeInfo, entries: PeerEntry[]): void {
