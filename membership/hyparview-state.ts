@@ -2,6 +2,7 @@
  * What the parts of the HyParView strategy share: the data of each view's entries, the
  * counters `stats()` reports, and the narrow access the Shuffle exchange has to the strategy.
  */
+import type { NodeInfo } from '../proto/messages.js';
 import type { MembershipContext, PeerLink } from './strategy.js';
 import type { View } from './view.js';
 
@@ -35,7 +36,7 @@ export const COUNTERS = [
   'shuffleRepliesReceived',
   'shuffleRepliesLimited',
   'evictions',
-  'evictionsRefused',
+  'admissionsLimited',
   'failuresDetected',
   'healingAttempts',
   'passiveDropped',
@@ -57,6 +58,8 @@ export interface ShuffleHost {
   readonly counters: Counters;
   isStopped(): boolean;
   isDataLink(link: PeerLink): boolean;
+  /** Whether the passive view holds all it may of the node's address prefix. */
+  isPassiveCrowded(node: NodeInfo): boolean;
   /** When the node reported `link` ready, if it did (a link that replaced another was not). */
   linkOpenedAt(link: PeerLink): number | undefined;
   /** Closes a link that is neither active nor awaiting a NeighborReply. */

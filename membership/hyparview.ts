@@ -21,7 +21,7 @@ import type { Logger } from '../utils/logger.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
 import { Seeds } from './seeds.js';
 import { Healer, type AttemptOutcome } from './healing.js';
-import { addressPrefix, EvictionLimit } from './eviction-limit.js';
+import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-limit.js';
 import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
 import { ShuffleExchange } from './shuffle.js';
@@ -104,6 +104,7 @@ export class HyParView implements MembershipStrategy {
       isStopped: () => this.#stopped,
       isDataLink: (link) => this.isDataLink(link),
       linkOpenedAt: (link) => this.#openedAt.get(link),
+      isPassiveCrowded: (node) => this.#isPassiveCrowded(node),
       maybeCloseShortLived: (link) => this.#maybeCloseShortLived(link),
       onPassiveGrew: () => this.#healer.maybeHeal(),
       background: (work, what) => void this.#background(work, what),
@@ -222,8 +223,8 @@ export class HyParView implements MembershipStrategy {
   /** The contact's side of a Join: admit the joiner and announce it on random walks. */
   #onJoin(link: PeerLink): void {
     if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
-    if (!this.#mayEvictFor(this.#prefixOfLink(link), link.id)) {
-      this.#ctx.countDrop('join-evict-limit');
+    if (!this.#mayAdmit(this.#prefixOfLink(link), link.id, true)) {
+      this.#ctx.countDrop('join-prefix-limit');
       link.close();
       return;
     }
@@ -262,8 +263,8 @@ export class HyParView implements MembershipStrategy {
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
-    if (!this.#mayEvictFor(this.#prefixOf(node.host, node.port), node.id)) {
-      this.#ctx.countDrop('forwardJoin-evict-limit');
+    if (!this.#mayAdmit(this.#prefixOf(node.host, node.port), node.id, true)) {
+      this.#ctx.countDrop('forwardJoin-prefix-limit');
       this.#addPassive(node);
       return;
     }
@@ -300,11 +301,9 @@ export class HyParView implements MembershipStrategy {
       return;
     }
     // A peer already active (by a stale link object) is re-admitted on this link, not refused.
-    const admit =
-      this.#active.has(link.id) ||
-      !this.#active.isFull ||
-      (highPriority && this.#mayEvictFor(this.#prefixOfLink(link), link.id));
-    if (!admit && highPriority) this.#ctx.countDrop('neighbor-evict-limit');
+    const limited = this.#counters.admissionsLimited;
+    const admit = this.#mayAdmit(this.#prefixOfLink(link), link.id, highPriority);
+    if (this.#counters.admissionsLimited > limited) this.#ctx.countDrop('neighbor-prefix-limit');
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
     if (admit && this.#addActive(link, accepted)) {
       this.#counters.neighborAccepted++;
@@ -380,7 +379,9 @@ export class HyParView implements MembershipStrategy {
       // No seed answering is no reason to wait before the passive peers, whose turn is next.
       return this.#passive.size > 0 ? 'unreachable' : 'failure';
     }
-    const untried = this.#passive.entries().filter((entry) => !this.#unreachable.has(entry.info.id));
+    const untried = this.#passive
+      .entries()
+      .filter((entry) => !this.#unreachable.has(entry.info.id) && !this.#isActiveCrowded(entry.info));
     const candidate = pickOne(this.#ctx.random, untried);
     if (!candidate) {
       if (this.#passive.size === 0) {
@@ -550,14 +551,39 @@ export class HyParView implements MembershipStrategy {
   }
 
   /**
-   * Whether a newcomer from `prefix` may enter now: there is room, or it is already active, or
-   * the eviction limit lets it take a slot (eviction-limit.ts). Counts a refusal.
+   * Whether a newcomer from `prefix` that asked to be a neighbour may enter now
+   * (eviction-limit.ts): already active, or its prefix holds fewer than MAX_ACTIVE_PER_PREFIX
+   * entries and there is room, or (when `mayEvict`) the prefix may evict. Counts what the
+   * prefix rules refused; a plain lack of room is no refusal of theirs.
    */
-  #mayEvictFor(prefix: string, id: string): boolean {
-    if (!this.#active.isFull || this.#active.has(id)) return true;
-    const prefixes = this.#active.entries().map((entry) => this.#prefixOfLink(entry.data.link));
-    if (this.#evictions.mayEvict(prefix, prefixes, this.#ctx.clock.now())) return true;
-    this.#counters.evictionsRefused++;
+  #mayAdmit(prefix: string, id: string, mayEvict: boolean): boolean {
+    if (this.#active.has(id)) return true;
+    const sharing = this.#activePrefixCount(prefix);
+    if (sharing < MAX_ACTIVE_PER_PREFIX && !this.#active.isFull) return true;
+    if (sharing < MAX_ACTIVE_PER_PREFIX && !mayEvict) return false;
+    if (sharing < MAX_ACTIVE_PER_PREFIX && this.#evictions.mayEvict(prefix, this.#ctx.clock.now()))
+      return true;
+    this.#counters.admissionsLimited++;
+    return false;
+  }
+
+  /** Whether the active view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
+  #isActiveCrowded(node: NodeInfo): boolean {
+    const prefix = this.#prefixOf(node.host, node.port);
+    return this.#activePrefixCount(prefix) >= MAX_ACTIVE_PER_PREFIX;
+  }
+
+  #activePrefixCount(prefix: string): number {
+    return this.#active.entries().filter((e) => this.#prefixOfLink(e.data.link) === prefix).length;
+  }
+
+  /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
+  #isPassiveCrowded(node: NodeInfo): boolean {
+    const prefix = this.#prefixOf(node.host, node.port);
+    let sharing = 0;
+    for (const { info } of this.#passive.entries()) {
+      if (this.#prefixOf(info.host, info.port) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
+    }
     return false;
   }
 
@@ -580,7 +606,7 @@ export class HyParView implements MembershipStrategy {
   /** Adds to the passive view, evicting a random entry when full; refusals are silent. */
   #addPassive(info: NodeInfo): void {
     if (passiveRefusal(info, this.#ctx.self.id, (id) => this.#active.has(id)) !== undefined) return;
-    if (this.#passive.has(info.id) || this.#passive.capacity === 0) return;
+    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#isPassiveCrowded(info)) return;
     if (this.#passive.isFull) {
       const victim = this.#passive.randomEntry(this.#ctx.random);
       if (victim) this.#passive.remove(victim.info.id);

@@ -13,7 +13,8 @@
  * taken only as the walk's end sends it: once per Shuffle, within a shuffle period, over an
  * active link or a connection the replier opened after our Shuffle left. v1 has no field that
  * ties a reply to its walk, so a node on the walk could still answer in the end's place; it
- * changes at most ka + kp entries once per period.
+ * changes at most ka + kp entries once per period. A neighbour's Shuffles are taken at most
+ * SHUFFLES_PER_LINK_PER_PERIOD times per period.
  */
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
@@ -28,6 +29,12 @@ import type { PeerLink } from './strategy.js';
  */
 const MAX_ORIGIN_DIALS_PER_PERIOD = 256;
 
+/**
+ * Shuffles taken from one link per shuffle period. A node originates one Shuffle per period and
+ * forwards those of others: an honest link carries one or two per period on average.
+ */
+const SHUFFLES_PER_LINK_PER_PERIOD = 4;
+
 /** At most this many Shuffles out of period per period, each only when a node is starving. */
 const EARLY_SHUFFLES_PER_PERIOD = 10;
 
@@ -37,6 +44,8 @@ export class ShuffleExchange {
   /** Our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
   #awaitingReply: { sentIds: ReadonlySet<string>; sentAtMs: number } | undefined;
   #lastSentMs = -Infinity;
+  /** Shuffles taken per link in its current period (dropped with the link object). */
+  readonly #perLink = new WeakMap<PeerLink, { sinceMs: number; count: number }>();
 
   constructor(host: ShuffleHost) {
     this.#host = host;
@@ -88,6 +97,7 @@ export class ShuffleExchange {
     const { context, active, counters } = this.#host;
     if (isOverEntryLimit(this.#host.context, link, shuffle.entries, 'shuffle')) return;
     if (!this.#host.isDataLink(link)) return context.countDrop('shuffle-not-neighbor');
+    if (!this.#takeFromLink(link)) return context.countDrop('shuffle-link-rate');
     const origin = shuffle.origin;
     if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
     counters.shufflesReceived++;
@@ -100,6 +110,21 @@ export class ShuffleExchange {
       return;
     }
     this.#endWalk(origin, shuffle.entries);
+  }
+
+  /**
+   * Counts a Shuffle against its link's allowance: a neighbour that shuffles far more often than
+   * the protocol does would otherwise feed its entries into the walks at will.
+   */
+  #takeFromLink(link: PeerLink): boolean {
+    const now = this.#host.context.clock.now();
+    const period = this.#host.context.config.shuffleIntervalMs;
+    const window = this.#perLink.get(link);
+    if (!window || now - window.sinceMs >= period) {
+      this.#perLink.set(link, { sinceMs: now, count: 1 });
+      return true;
+    }
+    return ++window.count <= SHUFFLES_PER_LINK_PER_PERIOD;
   }
 
   onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
@@ -190,6 +215,7 @@ export class ShuffleExchange {
       sentIds,
       random: context.random,
       fresh: () => ({ failures: 0 }),
+      isCrowded: (node) => this.#host.isPassiveCrowded(node),
       onRefused: (reason) => {
         // Self and active peers are normal in gossip; only bad inputs count as drops.
         if (reason === 'invalid' || reason === 'unreachable') context.countDrop(`entry-${reason}`);

@@ -53,7 +53,7 @@ class RemoteLink extends FakeLink {
 }
 
 describe('addressPrefix', () => {
-  it('an IPv4 /24, an IPv6 /48 (:: expanded, mapped IPv4 as IPv4), a host name, loopback by address', () => {
+  it('a public IPv4 /24, IPv6 /48 (:: expanded, mapped IPv4 as IPv4), a host name, loopback by address', () => {
     expect(addressPrefix('198.51.100.7', 1, false)).toBe('198.51.100.0/24');
     expect(addressPrefix('::ffff:198.51.100.9', 2, false)).toBe('198.51.100.0/24');
     expect(addressPrefix('2001:db8:7::1', 1, false)).toBe('2001:db8:7::/48');
@@ -61,29 +61,34 @@ describe('addressPrefix', () => {
     expect(addressPrefix('2001:db8::1', 1, false)).toBe('2001:db8:0::/48');
     expect(addressPrefix('Node-12', 7000, false)).toBe('node-12');
     expect(addressPrefix('127.0.0.1', 4001, false)).toBe('127.0.0.1|4001');
-    expect(addressPrefix('127.0.0.1', 4001, true)).toBe('127.0.0.0/24');
+    expect(addressPrefix('127.0.0.1', 4001, true)).toBe('127.0.0.1');
     expect(addressPrefix('::1', 4001, false)).toBe('::1|4001');
+    // One LAN's honest nodes share its prefix: private and link-local addresses count by host.
+    expect(addressPrefix('10.213.0.5', 1, false)).toBe('10.213.0.5');
+    expect(addressPrefix('192.168.1.20', 1, false)).toBe('192.168.1.20');
+    expect(addressPrefix('172.20.3.4', 1, false)).toBe('172.20.3.4');
+    expect(addressPrefix('172.32.3.4', 1, false)).toBe('172.32.3.0/24');
+    expect(addressPrefix('fd12:3456:789a::1', 1, false)).toBe('fd12:3456:789a::1');
+    expect(addressPrefix('fe80::1', 1, false)).toBe('fe80::1');
   });
 });
 
 describe('EvictionLimit', () => {
-  it('one eviction per prefix per period; none for a prefix holding two active entries', () => {
+  it('one eviction per prefix per period', () => {
     const limit = new EvictionLimit(1000);
-    expect(limit.mayEvict('a', [], 0)).toBe(true);
+    expect(limit.mayEvict('a', 0)).toBe(true);
     limit.noteEviction('a', 0);
-    expect(limit.mayEvict('a', [], 999)).toBe(false);
-    expect(limit.mayEvict('b', [], 999)).toBe(true);
-    expect(limit.mayEvict('a', [], 1000)).toBe(true);
-    expect(limit.mayEvict('c', ['c', 'x'], 0)).toBe(true);
-    expect(limit.mayEvict('c', ['c', 'x', 'c'], 0)).toBe(false);
+    expect(limit.mayEvict('a', 999)).toBe(false);
+    expect(limit.mayEvict('b', 999)).toBe(true);
+    expect(limit.mayEvict('a', 1000)).toBe(true);
   });
 
   it('remembers at most maxPrefixes: past that the oldest is forgotten', () => {
     const limit = new EvictionLimit(1000, 2);
     ['a', 'b', 'c'].forEach((prefix, i) => limit.noteEviction(prefix, i));
-    expect(limit.mayEvict('a', [], 10)).toBe(true);
-    expect(limit.mayEvict('b', [], 10)).toBe(false);
-    expect(limit.mayEvict('c', [], 10)).toBe(false);
+    expect(limit.mayEvict('a', 10)).toBe(true);
+    expect(limit.mayEvict('b', 10)).toBe(false);
+    expect(limit.mayEvict('c', 10)).toBe(false);
   });
 });
 
@@ -100,8 +105,8 @@ describe('HyParView admission by eviction', () => {
     hv.onMessage(second, msg('neighbor', { highPriority: true }));
     expect(second.sentOf('neighborReply')).toEqual([{ accepted: false }]);
     expect(hv.isDataLink(second)).toBe(false);
-    expect(hv.stats()).toMatchObject({ evictions: 1, evictionsRefused: 1 });
-    expect(ctx.dropCount('neighbor-evict-limit')).toBe(1);
+    expect(hv.stats()).toMatchObject({ evictions: 1, admissionsLimited: 1 });
+    expect(ctx.dropCount('neighbor-prefix-limit')).toBe(1);
     expect(old.filter((link) => link.closed)).toHaveLength(1);
 
     // A period later the prefix may evict again.
@@ -129,7 +134,7 @@ describe('HyParView admission by eviction', () => {
     hv.onMessage(joins[1] as FakeLink, msg('join', {}));
     expect(hv.isDataLink(joins[0] as FakeLink)).toBe(true);
     expect(joins[1]?.closed).toBe(true);
-    expect(ctx.dropCount('join-evict-limit')).toBe(1);
+    expect(ctx.dropCount('join-prefix-limit')).toBe(1);
 
     // With room, no eviction is needed and the limit does not apply.
     const { hv: roomy } = setup();
@@ -147,8 +152,19 @@ describe('HyParView admission by eviction', () => {
     hv.onMessage(sender, msg('forwardJoin', { node: joiner, ttl: 0 }));
     await settle();
     expect(ctx.dials).toEqual([]);
-    expect(ctx.dropCount('forwardJoin-evict-limit')).toBe(1);
+    expect(ctx.dropCount('forwardJoin-prefix-limit')).toBe(1);
     expect(hv.views().passive.map((info) => info.id)).toContain(joiner.id);
+  });
+
+  it('a prefix holding two active entries gets no third on request, even with room', () => {
+    const { ctx, hv } = setup({ activeSize: 5 });
+    const links = [5, 6, 7].map((n) => new FakeLink(nodeAt(n, `198.51.100.${n}`)));
+    hv.onMessage(links[0] as FakeLink, msg('join', {}));
+    hv.onMessage(links[1] as FakeLink, msg('neighbor', { highPriority: false }));
+    hv.onMessage(links[2] as FakeLink, msg('neighbor', { highPriority: false }));
+    expect(links.map((link) => hv.isDataLink(link))).toEqual([true, true, false]);
+    expect(links[2]?.sentOf('neighborReply')).toEqual([{ accepted: false }]);
+    expect(ctx.dropCount('neighbor-prefix-limit')).toBe(1);
   });
 
   it('newcomers that forced their way in never hold more than half the view: they evict each other', () => {
