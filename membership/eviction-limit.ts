@@ -13,10 +13,6 @@
  * - a prefix makes this node evict at most once per period (a tenth of the shuffle period: an
  *   honest node evicted from a view may need to force its way back in within seconds).
  *
- * What bounds the share of a view rather than its churn is the strategy's other rule: once half
- * the view (rounded down) took its slot by eviction, a newcomer evicts one of those, never a
- * member the node chose or admitted with room to spare (hyparview.ts, `#evictFor`).
- *
  * A refused newcomer is not banned: a Join is closed, a Neighbor answered `accepted: false`, a
  * ForwardJoin's joiner kept in the passive view. An honest node seldom forces its way into one
  * view twice within a period, so honest meshes hardly meet the limit; many nodes of a test share

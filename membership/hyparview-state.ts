@@ -9,8 +9,6 @@ import type { View } from './view.js';
 export interface ActivePeer {
   /** The one link the peer is reached by; `isDataLink` compares link objects with it. */
   link: PeerLink;
-  /** It took its slot by evicting a member (Join, high-priority Neighbor, ForwardJoin's end). */
-  forced: boolean;
 }
 
 export interface PassivePeer {

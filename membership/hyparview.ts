@@ -190,8 +190,7 @@ export class HyParView implements MembershipStrategy {
   onLinkReplaced(previous: PeerLink, next: PeerLink): void {
     if (this.#stopped) return;
     const entry = this.#active.get(previous.id);
-    if (entry && entry.data.link === previous)
-      this.#active.update(previous.id, { ...entry.data, link: next }, next.peer);
+    if (entry && entry.data.link === previous) this.#active.update(previous.id, { link: next }, next.peer);
     this.#requests.move(previous, next);
   }
 
@@ -386,11 +385,14 @@ export class HyParView implements MembershipStrategy {
     if (!candidate) {
       if (this.#passive.size === 0) {
         // Nobody to ask: a node that lost its neighbours before its first shuffle (it joined
-        // moments ago) would wait a whole period below its floor. Its Shuffle brings entries.
-        // A node that just joined has lost nobody: the ForwardJoin walks are coming for it.
-        if (this.#isStarving() && this.#lostNeighbour && this.#shuffle.maybeSendEarly())
-          this.#lostNeighbour = false;
-        return 'idle';
+        // moments ago) would wait a whole period below its floor. Its Shuffles bring entries,
+        // one per tenth of a period at most, until it is back at its floor; a backoff later the
+        // loop looks again. A node that just joined has lost nobody: the ForwardJoin walks are
+        // coming for it.
+        if (!this.#isStarving()) this.#lostNeighbour = false;
+        if (!this.#lostNeighbour) return 'idle';
+        this.#shuffle.maybeSendEarly();
+        return 'failure';
       }
       // Every passive peer was unreachable in this sweep: back off, then sweep again.
       this.#unreachable.clear();
@@ -517,14 +519,13 @@ export class HyParView implements MembershipStrategy {
     const existing = this.#active.get(link.id);
     if (existing) {
       // A stale link object for the same peer: the node keeps one link per peer, this one.
-      if (existing.data.link !== link) this.#active.update(link.id, { ...existing.data, link }, link.peer);
+      if (existing.data.link !== link) this.#active.update(link.id, { link }, link.peer);
       if (greeting) link.send(greeting);
       return true;
     }
-    const forced = this.#active.isFull;
-    if (forced) this.#evictFor(link);
+    if (this.#active.isFull) this.#evictFor(link);
     this.#passive.remove(link.id);
-    if (this.#active.add(link.peer, { link, forced }) !== 'added') return false;
+    if (this.#active.add(link.peer, { link }) !== 'added') return false;
     if (greeting) link.send(greeting);
     this.#log.debug(peerFields(link.peer), 'active neighbour added');
     this.#ctx.peerUp(link);
@@ -532,15 +533,12 @@ export class HyParView implements MembershipStrategy {
   }
 
   /**
-   * Makes room for `newcomer`: evicts a random member, or, once half the view (rounded down)
-   * took its slot by eviction, a random one of those, so that newcomers that force their way
-   * in never hold the majority of the view, whoever they are.
+   * Makes room for `newcomer`: evicts a random member, and notes the eviction against the
+   * newcomer's prefix (eviction-limit.ts).
    */
   #evictFor(newcomer: PeerLink): void {
     this.#evictions.noteEviction(this.#prefixOfLink(newcomer), this.#ctx.clock.now());
-    const forced = this.#active.entries().filter((entry) => entry.data.forced);
-    const pool = forced.length >= Math.floor(this.#config.activeSize / 2) ? forced : this.#active.entries();
-    const victim = pickOne(this.#ctx.random, pool);
+    const victim = this.#active.randomEntry(this.#ctx.random);
     if (!victim) return;
     const { link } = victim.data;
     link.send({ disconnect: { alive: true } });
