@@ -64,7 +64,7 @@ export class HyParView implements MembershipStrategy {
   #forwardJoinDials = 0;
   /** Low-priority Neighbor requests refused in a row while the view was below its floor. */
   #refusedWhileStarving = 0;
-  /** A neighbour failed or disconnected since our last Shuffle out of period. */
+  /** A neighbour failed or disconnected since the view was last at its floor (activeSize - 1). */
   #lostNeighbour = false;
   /**
    * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that
@@ -556,11 +556,11 @@ export class HyParView implements MembershipStrategy {
    */
   #mayAdmit(prefix: string, id: string, mayEvict: boolean): boolean {
     if (this.#active.has(id)) return true;
-    const sharing = this.#activePrefixCount(prefix);
-    if (sharing < MAX_ACTIVE_PER_PREFIX && !this.#active.isFull) return true;
-    if (sharing < MAX_ACTIVE_PER_PREFIX && !mayEvict) return false;
-    if (sharing < MAX_ACTIVE_PER_PREFIX && this.#evictions.mayEvict(prefix, this.#ctx.clock.now()))
-      return true;
+    if (this.#activePrefixCount(prefix) < MAX_ACTIVE_PER_PREFIX) {
+      if (!this.#active.isFull) return true;
+      if (!mayEvict) return false;
+      if (this.#evictions.mayEvict(prefix, this.#ctx.clock.now())) return true;
+    }
     this.#counters.admissionsLimited++;
     return false;
   }
