@@ -451,6 +451,9 @@ export class HyParView implements MembershipStrategy {
     if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(info.id);
     if (outcome === 'refused') this.#passive.update(info.id, { failures: 0 });
     if (outcome === 'cancelled') return 'idle';
+    // Refused while starving: the escalated request goes to another peer at once, not after a
+    // backoff (the peer that refused is left out of this sweep, as an unreachable one is).
+    if (this.#shouldEscalate()) return 'unreachable';
     return outcome === 'accepted' ? 'success' : 'failure';
   }
 

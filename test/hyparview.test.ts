@@ -446,9 +446,11 @@ describe('repair', () => {
     await settle();
     expect(priorities()).toEqual([false]);
 
+    // At once, not a backoff later, and to another passive peer.
     hv.onMessage(made[0] as FakeLink, msg('neighborReply', { accepted: false }));
-    await runFor(ctx.clock, 100);
+    await settle();
     expect(priorities()).toEqual([false, true]);
+    expect(made[1]?.id).not.toBe(made[0]?.id);
 
     // Accepted: two neighbours, still below the floor of 3; the next request starts low again.
     hv.onMessage(made[1] as FakeLink, msg('neighborReply', { accepted: true }));
