@@ -24,7 +24,7 @@
  */
 import { isLoopback } from '../link/admission.js';
 
-/** Active entries one prefix may hold before it may evict nobody; a majority of 5 needs 3. */
+/** Entries of one view a prefix may hold (no more on request, nor by repair); a majority of 5 needs 3. */
 export const MAX_ACTIVE_PER_PREFIX = 2;
 
 /**
