@@ -82,6 +82,8 @@ export interface MergeOptions<T> {
   evictUnsent?: boolean;
   /** Called once for each refused entry, with the reason. */
   onRefused: (reason: PassiveRefusal) => void;
+  /** Whether the view holds all it may of the node's address prefix (eviction-limit.ts). */
+  isCrowded?: (node: NodeInfo) => boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export function mergeEntries<T>(
       options.onRefused(refusal ?? 'invalid');
       continue;
     }
-    if (passive.has(node.id)) continue;
+    if (passive.has(node.id) || options.isCrowded?.(node) === true) continue;
     if (passive.isFull && !evictOne(passive, sent, added, evictUnsent ? random : undefined)) break;
     if (passive.add(node, options.fresh(node)) === 'added') added.add(node.id);
   }

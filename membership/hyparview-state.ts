@@ -2,6 +2,7 @@
  * What the parts of the HyParView strategy share: the data of each view's entries, the
  * counters `stats()` reports, and the narrow access the Shuffle exchange has to the strategy.
  */
+import type { NodeInfo } from '../proto/messages.js';
 import type { MembershipContext, PeerLink } from './strategy.js';
 import type { View } from './view.js';
 
@@ -33,6 +34,7 @@ export const COUNTERS = [
   'shuffleRepliesReceived',
   'shuffleRepliesLimited',
   'evictions',
+  'admissionsLimited',
   'failuresDetected',
   'healingAttempts',
   'passiveDropped',
@@ -54,6 +56,10 @@ export interface ShuffleHost {
   readonly counters: Counters;
   isStopped(): boolean;
   isDataLink(link: PeerLink): boolean;
+  /** Whether the passive view holds all it may of the node's address prefix. */
+  isPassiveCrowded(node: NodeInfo): boolean;
+  /** When the node reported `link` ready, if it did (a link that replaced another was not). */
+  linkOpenedAt(link: PeerLink): number | undefined;
   /** Closes a link that is neither active nor awaiting a NeighborReply. */
   maybeCloseShortLived(link: PeerLink): void;
   /** New passive entries arrived: a chance to repair the active view. */

@@ -21,6 +21,7 @@ import type { Logger } from '../utils/logger.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
 import { Seeds } from './seeds.js';
 import { Healer, type AttemptOutcome } from './healing.js';
+import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-limit.js';
 import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
 import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
 import { ShuffleExchange } from './shuffle.js';
@@ -38,6 +39,9 @@ import {
 } from './strategy.js';
 import { View } from './view.js';
 
+/** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
+const EVICTION_PERIODS_PER_SHUFFLE = 10;
+
 export class HyParView implements MembershipStrategy {
   readonly name = 'hyparview';
   readonly #ctx: MembershipContext;
@@ -51,17 +55,24 @@ export class HyParView implements MembershipStrategy {
   readonly #healer: Healer;
   readonly #shuffleTimer: Timer;
   readonly #shuffle: ShuffleExchange;
+  readonly #evictions: EvictionLimit;
   readonly #counters = newCounters();
   #state: 'new' | 'running' | 'stopped' = 'new';
   readonly #seeds: Seeds;
   #seedTurn = 0;
   /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
   #forwardJoinDials = 0;
+  /** Low-priority Neighbor requests refused in a row while the view was below its floor. */
+  #refusedWhileStarving = 0;
+  /** A neighbour failed or disconnected since the view was last at its floor (activeSize - 1). */
+  #lostNeighbour = false;
   /**
    * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that replaced
    * an older one (a restarted peer) is handled as a join, as docs/protocol.md section 3 asks.
    */
   readonly #joinedLinks = new WeakSet<PeerLink>();
+  /** When each link was reported ready (a ShuffleReply must come on a connection newer than its Shuffle). */
+  readonly #openedAt = new WeakMap<PeerLink, number>();
 
   constructor(context: MembershipContext) {
     const { config, clock, random, self } = context;
@@ -84,6 +95,7 @@ export class HyParView implements MembershipStrategy {
       quickRetries: config.passiveSize,
     });
     this.#shuffleTimer = new Timer(clock, () => this.#onShuffleTimer());
+    this.#evictions = new EvictionLimit(config.shuffleIntervalMs / EVICTION_PERIODS_PER_SHUFFLE);
     this.#shuffle = new ShuffleExchange({
       context,
       active: this.#active,
@@ -91,6 +103,8 @@ export class HyParView implements MembershipStrategy {
       counters: this.#counters,
       isStopped: () => this.#stopped,
       isDataLink: (link) => this.isDataLink(link),
+      linkOpenedAt: (link) => this.#openedAt.get(link),
+      isPassiveCrowded: (node) => this.#isPassiveCrowded(node),
       maybeCloseShortLived: (link) => this.#maybeCloseShortLived(link),
       onPassiveGrew: () => this.#healer.maybeHeal(),
       background: (work, what) => void this.#background(work, what),
@@ -134,6 +148,7 @@ export class HyParView implements MembershipStrategy {
 
   onLinkReady(link: PeerLink): void {
     if (this.#stopped) return;
+    this.#openedAt.set(link, this.#ctx.clock.now());
     this.#log.debug({ ...peerFields(link.peer), role: link.role }, 'link ready (short-lived until claimed)');
   }
 
@@ -166,6 +181,7 @@ export class HyParView implements MembershipStrategy {
     if (!this.isDataLink(link)) return;
     // The paper drops a failed peer rather than keeping it in the passive view.
     this.#removeActive(link.id, DOWN_REASONS[reason]);
+    this.#lostNeighbour = true;
     this.#counters.failuresDetected++;
     this.#log.debug({ ...peerFields(link.peer), reason }, 'active link failed');
     this.#healer.restart();
@@ -206,6 +222,11 @@ export class HyParView implements MembershipStrategy {
   /** The contact's side of a Join: admit the joiner and announce it on random walks. */
   #onJoin(link: PeerLink): void {
     if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
+    if (!this.#mayAdmit(this.#prefixOfLink(link), link.id, true)) {
+      this.#ctx.countDrop('join-prefix-limit');
+      link.close();
+      return;
+    }
     if (!this.#addActive(link)) {
       this.#ctx.countDrop('join-refused');
       link.close();
@@ -241,6 +262,11 @@ export class HyParView implements MembershipStrategy {
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
+    if (!this.#mayAdmit(this.#prefixOf(node.host, node.port), node.id, true)) {
+      this.#ctx.countDrop('forwardJoin-prefix-limit');
+      this.#addPassive(node);
+      return;
+    }
     if (this.#forwardJoinDials >= this.#config.activeSize) {
       // Bounded dials: a burst of joins ending here leaves the rest to shuffles and repair.
       this.#ctx.countDrop('forwardJoin-busy');
@@ -274,7 +300,9 @@ export class HyParView implements MembershipStrategy {
       return;
     }
     // A peer already active (by a stale link object) is re-admitted on this link, not refused.
-    const admit = highPriority || !this.#active.isFull || this.#active.has(link.id);
+    const limited = this.#counters.admissionsLimited;
+    const admit = this.#mayAdmit(this.#prefixOfLink(link), link.id, highPriority);
+    if (this.#counters.admissionsLimited > limited) this.#ctx.countDrop('neighbor-prefix-limit');
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
     if (admit && this.#addActive(link, accepted)) {
       this.#counters.neighborAccepted++;
@@ -317,6 +345,7 @@ export class HyParView implements MembershipStrategy {
     this.#counters.disconnectsReceived++;
     if (this.isDataLink(link)) {
       this.#removeActive(link.id, 'disconnect');
+      this.#lostNeighbour = true;
       if (alive) this.#addPassive(link.peer);
       this.#healer.restart();
     }
@@ -349,10 +378,22 @@ export class HyParView implements MembershipStrategy {
       // No seed answering is no reason to wait before the passive peers, whose turn is next.
       return this.#passive.size > 0 ? 'unreachable' : 'failure';
     }
-    const untried = this.#passive.entries().filter((entry) => !this.#unreachable.has(entry.info.id));
+    const untried = this.#passive
+      .entries()
+      .filter((entry) => !this.#unreachable.has(entry.info.id) && !this.#isActiveCrowded(entry.info));
     const candidate = pickOne(this.#ctx.random, untried);
     if (!candidate) {
-      if (this.#passive.size === 0) return 'idle';
+      if (this.#passive.size === 0) {
+        // Nobody to ask: a node that lost its neighbours before its first shuffle (it joined
+        // moments ago) would wait a whole period below its floor. Its Shuffles bring entries,
+        // one per tenth of a period at most, until it is back at its floor; a backoff later the
+        // loop looks again. A node that just joined has lost nobody: the ForwardJoin walks are
+        // coming for it.
+        if (!this.#isStarving()) this.#lostNeighbour = false;
+        if (!this.#lostNeighbour) return 'idle';
+        this.#shuffle.maybeSendEarly();
+        return 'failure';
+      }
       // Every passive peer was unreachable in this sweep: back off, then sweep again.
       this.#unreachable.clear();
       return 'failure';
@@ -404,11 +445,39 @@ export class HyParView implements MembershipStrategy {
       this.#maybeCloseShortLived(link);
       return 'success';
     }
-    const outcome = await this.#requestNeighbor(link, this.#active.size === 0);
+    const highPriority = this.#active.size === 0 || this.#shouldEscalate();
+    const outcome = await this.#requestNeighbor(link, highPriority);
+    this.#noteStarvingOutcome(highPriority, outcome);
     if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(info.id);
     if (outcome === 'refused') this.#passive.update(info.id, { failures: 0 });
     if (outcome === 'cancelled') return 'idle';
+    // Refused while starving: the escalated request goes to another peer at once, not after a
+    // backoff (the peer that refused is left out of this sweep, as an unreachable one is).
+    if (this.#shouldEscalate()) return 'unreachable';
     return outcome === 'accepted' ? 'success' : 'failure';
+  }
+
+  /**
+   * Deviation from the paper, which asks with high priority only when the active view is empty:
+   * a node below `activeSize - 1` neighbours whose last low-priority request was refused asks
+   * the next passive peer with high priority. Otherwise, in a mesh where nearly every view is
+   * full, a node left with one or two neighbours (after growth, or a mass failure) is refused by
+   * every full peer and stays there: the paper's rule admits nobody with less than one spare
+   * slot. At most every other request of a node is escalated, and only while it is below the
+   * floor; what the receiver concedes to high priority is bounded there (eviction-limit.ts).
+   */
+  #shouldEscalate(): boolean {
+    return this.#isStarving() && this.#refusedWhileStarving > 0;
+  }
+
+  #isStarving(): boolean {
+    return this.#active.size < this.#config.activeSize - 1;
+  }
+
+  #noteStarvingOutcome(highPriority: boolean, outcome: NeighborOutcome): void {
+    // One escalated request per refusal: whatever its outcome, the next starts low again.
+    if (highPriority || outcome === 'accepted') this.#refusedWhileStarving = 0;
+    else if (outcome === 'refused' && this.#isStarving()) this.#refusedWhileStarving++;
   }
 
   #notePassiveFailure(id: string): void {
@@ -457,7 +526,7 @@ export class HyParView implements MembershipStrategy {
       if (greeting) link.send(greeting);
       return true;
     }
-    if (this.#active.isFull) this.#evictRandom();
+    if (this.#active.isFull) this.#evictFor(link);
     this.#passive.remove(link.id);
     if (this.#active.add(link.peer, { link }) !== 'added') return false;
     if (greeting) link.send(greeting);
@@ -466,7 +535,12 @@ export class HyParView implements MembershipStrategy {
     return true;
   }
 
-  #evictRandom(): void {
+  /**
+   * Makes room for `newcomer`: evicts a random member, and notes the eviction against the
+   * newcomer's prefix (eviction-limit.ts).
+   */
+  #evictFor(newcomer: PeerLink): void {
+    this.#evictions.noteEviction(this.#prefixOfLink(newcomer), this.#ctx.clock.now());
     const victim = this.#active.randomEntry(this.#ctx.random);
     if (!victim) return;
     const { link } = victim.data;
@@ -475,6 +549,52 @@ export class HyParView implements MembershipStrategy {
     this.#removeActive(victim.info.id, 'evicted');
     this.#counters.evictions++;
     this.#addPassive(victim.info);
+  }
+
+  /**
+   * Whether a newcomer from `prefix` that asked to be a neighbour may enter now
+   * (eviction-limit.ts): already active, or its prefix holds fewer than MAX_ACTIVE_PER_PREFIX
+   * entries and there is room, or (when `mayEvict`) the prefix may evict. Counts what the
+   * prefix rules refused; a plain lack of room is no refusal of theirs.
+   */
+  #mayAdmit(prefix: string, id: string, mayEvict: boolean): boolean {
+    if (this.#active.has(id)) return true;
+    if (this.#activePrefixCount(prefix) < MAX_ACTIVE_PER_PREFIX) {
+      if (!this.#active.isFull) return true;
+      if (!mayEvict) return false;
+      if (this.#evictions.mayEvict(prefix, this.#ctx.clock.now())) return true;
+    }
+    this.#counters.admissionsLimited++;
+    return false;
+  }
+
+  /** Whether the active view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
+  #isActiveCrowded(node: NodeInfo): boolean {
+    const prefix = this.#prefixOf(node.host, node.port);
+    return this.#activePrefixCount(prefix) >= MAX_ACTIVE_PER_PREFIX;
+  }
+
+  #activePrefixCount(prefix: string): number {
+    return this.#active.entries().filter((e) => this.#prefixOfLink(e.data.link) === prefix).length;
+  }
+
+  /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
+  #isPassiveCrowded(node: NodeInfo): boolean {
+    const prefix = this.#prefixOf(node.host, node.port);
+    let sharing = 0;
+    for (const { info } of this.#passive.entries()) {
+      if (this.#prefixOf(info.host, info.port) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
+    }
+    return false;
+  }
+
+  /** The prefix of the host a link really comes from, where the node tells, else the announced one. */
+  #prefixOfLink(link: PeerLink): string {
+    return this.#prefixOf(link.connection?.remote.host ?? link.peer.host, link.peer.port);
+  }
+
+  #prefixOf(host: string, port: number): string {
+    return addressPrefix(host, port, this.#config.limitLoopback);
   }
 
   #removeActive(id: string, reason: PeerDownReason): void {
@@ -487,7 +607,7 @@ export class HyParView implements MembershipStrategy {
   /** Adds to the passive view, evicting a random entry when full; refusals are silent. */
   #addPassive(info: NodeInfo): void {
     if (passiveRefusal(info, this.#ctx.self.id, (id) => this.#active.has(id)) !== undefined) return;
-    if (this.#passive.has(info.id) || this.#passive.capacity === 0) return;
+    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#isPassiveCrowded(info)) return;
     if (this.#passive.isFull) {
       const victim = this.#passive.randomEntry(this.#ctx.random);
       if (victim) this.#passive.remove(victim.info.id);

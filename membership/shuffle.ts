@@ -5,6 +5,16 @@
  *
  * The node where a walk ends dials an origin address at most once per shuffle period
  * (`DialLimit`), and only answers the node that authenticates as that origin.
+ *
+ * What one message may change is bounded (deviation: the paper trusts its peers): a Shuffle
+ * merges at most ka + kp entries and its origin where its walk ends, a ShuffleReply at most
+ * ka + kp, whatever either carries (up to maxEntriesPerMessage). Without that, one Shuffle of 32
+ * entries ending at a node, or one reply, replaced its whole passive view. And a ShuffleReply is
+ * taken only as the walk's end sends it: once per Shuffle, within a shuffle period, over an
+ * active link or a connection the replier opened after our Shuffle left. v1 has no field that
+ * ties a reply to its walk, so a node on the walk could still answer in the end's place; it
+ * changes at most ka + kp entries once per period. A neighbour's Shuffles are taken at most
+ * SHUFFLES_PER_LINK_PER_PERIOD times per period.
  */
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
@@ -19,11 +29,23 @@ import type { PeerLink } from './strategy.js';
  */
 const MAX_ORIGIN_DIALS_PER_PERIOD = 256;
 
+/**
+ * Shuffles taken from one link per shuffle period. A node originates one Shuffle per period and
+ * forwards those of others: an honest link carries one or two per period on average.
+ */
+const SHUFFLES_PER_LINK_PER_PERIOD = 4;
+
+/** At most this many Shuffles out of period per period, each only when a node is starving. */
+const EARLY_SHUFFLES_PER_PERIOD = 10;
+
 export class ShuffleExchange {
   readonly #host: ShuffleHost;
   readonly #originDials: DialLimit;
-  /** Ids sent in our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
-  #awaitingReply: ReadonlySet<string> | undefined;
+  /** Our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
+  #awaitingReply: { sentIds: ReadonlySet<string>; sentAtMs: number } | undefined;
+  #lastSentMs = -Infinity;
+  /** Shuffles taken per link in its current period (dropped with the link object). */
+  readonly #perLink = new WeakMap<PeerLink, { sinceMs: number; count: number }>();
 
   constructor(host: ShuffleHost) {
     this.#host = host;
@@ -41,12 +63,22 @@ export class ShuffleExchange {
     this.#awaitingReply = undefined;
   }
 
+  /**
+   * Our Shuffle now, out of period, when the last one left at least a tenth of a period ago:
+   * for a node below its floor with an empty passive view (hyparview.ts). True when sent.
+   */
+  maybeSendEarly(): boolean {
+    const { clock, config } = this.#host.context;
+    if (clock.now() - this.#lastSentMs < config.shuffleIntervalMs / EARLY_SHUFFLES_PER_PERIOD) return false;
+    return this.#send();
+  }
+
   /** ka active entries (never the target) and kp passive ones, to one random neighbour. */
-  #send(): void {
+  #send(): boolean {
     const { active, passive, context } = this.#host;
     const { random, config } = context;
     const target = active.randomEntry(random);
-    if (!target) return;
+    if (!target) return false;
     const nodes = [
       ...active.randomEntries(random, config.shuffleActive, target.info.id),
       ...passive.randomEntries(random, config.shufflePassive),
@@ -54,15 +86,18 @@ export class ShuffleExchange {
       .map((entry) => entry.info)
       .filter((info) => info.port !== 0);
     const shuffle: Shuffle = { origin: context.self, entries: toPeerEntries(nodes), ttl: config.arwl };
-    if (!target.data.link.send({ shuffle })) return;
-    this.#awaitingReply = new Set(nodes.map((info) => info.id));
+    if (!target.data.link.send({ shuffle })) return false;
+    this.#lastSentMs = context.clock.now();
+    this.#awaitingReply = { sentIds: new Set(nodes.map((info) => info.id)), sentAtMs: this.#lastSentMs };
     this.#host.counters.shufflesSent++;
+    return true;
   }
 
   onShuffle(link: PeerLink, shuffle: Shuffle): void {
     const { context, active, counters } = this.#host;
     if (isOverEntryLimit(this.#host.context, link, shuffle.entries, 'shuffle')) return;
     if (!this.#host.isDataLink(link)) return context.countDrop('shuffle-not-neighbor');
+    if (!this.#takeFromLink(link)) return context.countDrop('shuffle-link-rate');
     const origin = shuffle.origin;
     if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
     counters.shufflesReceived++;
@@ -77,27 +112,71 @@ export class ShuffleExchange {
     this.#endWalk(origin, shuffle.entries);
   }
 
+  /**
+   * Counts a Shuffle against its link's allowance: a neighbour that shuffles far more often than
+   * the protocol does would otherwise feed its entries into the walks at will.
+   */
+  #takeFromLink(link: PeerLink): boolean {
+    const now = this.#host.context.clock.now();
+    const period = this.#host.context.config.shuffleIntervalMs;
+    const window = this.#perLink.get(link);
+    if (!window || now - window.sinceMs >= period) {
+      this.#perLink.set(link, { sinceMs: now, count: 1 });
+      return true;
+    }
+    return ++window.count <= SHUFFLES_PER_LINK_PER_PERIOD;
+  }
+
   onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimit(this.#host.context, link, entries, 'shuffleReply')) return;
+    const { context, counters } = this.#host;
+    if (isOverEntryLimit(context, link, entries, 'shuffleReply')) return;
     // One reply per Shuffle sent: unsolicited entries could flood the passive view.
-    const sent = this.#awaitingReply;
-    if (!sent) return this.#host.context.countDrop('shuffleReply-unsolicited');
+    const awaited = this.#awaitingReply;
+    if (!awaited || context.clock.now() - awaited.sentAtMs > context.config.shuffleIntervalMs)
+      return context.countDrop('shuffleReply-unsolicited');
+    if (!this.#couldBeWalkEnd(link, awaited.sentAtMs)) return context.countDrop('shuffleReply-not-walk-end');
     this.#awaitingReply = undefined;
-    this.#host.counters.shuffleRepliesReceived++;
+    counters.shuffleRepliesReceived++;
     this.#merge(
-      entries.map((entry) => entry.node),
-      sent,
+      entries.slice(0, this.#maxMerged()).map((entry) => entry.node),
+      awaited.sentIds,
     );
   }
 
-  /** The walk ends here: answer the origin with as many passive entries, then merge. */
+  /**
+   * The walk's end answers over our active link to it, or over a connection it opened to us
+   * once our Shuffle had left; an older connection (one we opened, or that sat idle since
+   * before) carries no answer to it.
+   */
+  #couldBeWalkEnd(link: PeerLink, sentAtMs: number): boolean {
+    if (this.#host.isDataLink(link)) return true;
+    const openedAtMs = this.#host.linkOpenedAt(link);
+    return link.role === 'listener' && openedAtMs !== undefined && openedAtMs >= sentAtMs;
+  }
+
+  /** ka + kp: the most entries one Shuffle or ShuffleReply may change here. */
+  #maxMerged(): number {
+    const { shuffleActive, shufflePassive } = this.#host.context.config;
+    return shuffleActive + shufflePassive;
+  }
+
+  /**
+   * The walk ends here: answer the origin with as many passive entries, then merge.
+   *
+   * Deviation: the answer carries at least kp entries even when the Shuffle carried fewer. An
+   * origin whose views are nearly empty (one neighbour, no passive entry: a node that lost its
+   * neighbours moments after joining) sends an empty Shuffle, and as many would be nothing:
+   * it could never learn whom to ask. The answer stays within ka + kp entries.
+   */
   #endWalk(origin: NodeInfo, entries: readonly PeerEntry[]): void {
     const { context, passive } = this.#host;
     if (origin.id === context.self.id) return context.countDrop('shuffle-own-walk');
-    const reply = passive.randomEntries(context.random, entries.length, origin.id).map((e) => e.info);
+    const taken = entries.slice(0, this.#maxMerged());
+    const count = Math.max(taken.length, context.config.shufflePassive);
+    const reply = passive.randomEntries(context.random, count, origin.id).map((e) => e.info);
     this.#replyTo(origin, toPeerEntries(reply));
     // The origin is part of the exchange, as in the paper where it heads its own list.
-    this.#merge([origin, ...entries.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));
+    this.#merge([origin, ...taken.map((entry) => entry.node)], new Set(reply.map((info) => info.id)));
   }
 
   #replyTo(origin: NodeInfo, entries: PeerEntry[]): void {
@@ -136,6 +215,7 @@ export class ShuffleExchange {
       sentIds,
       random: context.random,
       fresh: () => ({ failures: 0 }),
+      isCrowded: (node) => this.#host.isPassiveCrowded(node),
       onRefused: (reason) => {
         // Self and active peers are normal in gossip; only bad inputs count as drops.
         if (reason === 'invalid' || reason === 'unreachable') context.countDrop(`entry-${reason}`);

@@ -37,6 +37,11 @@ export interface PeerLink {
   readonly id: string;
   /** Who dialled: 'dialer' means this node opened the connection. */
   readonly role: 'dialer' | 'listener';
+  /**
+   * The transport's connection, where the node exposes it: `remote.host` is the host the peer
+   * really connects from, which its announced address (in `peer`) only claims.
+   */
+  readonly connection?: { readonly remote: Address };
   readonly isOpen: boolean;
   /** Seals and sends; returns false (and sends nothing) once the link is closing. */
   send(envelope: Envelope): boolean;

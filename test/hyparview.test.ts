@@ -433,6 +433,68 @@ describe('repair', () => {
     expect(hv.stats()).toMatchObject({ healingAttempts: 2, healingBackoffMs: 0, neighborAcceptedByPeer: 2 });
   });
 
+  it('below activeSize - 1, a refused low-priority request is followed by one high-priority one', async () => {
+    const { ctx, hv } = setup({ activeSize: 4 });
+    [3, 4, 5, 6].forEach((n) => passivePeer(hv, n));
+    neighbour(hv, 2);
+    const made: FakeLink[] = [];
+    ctx.answerWith(
+      [3, 4, 5, 6].map((n) => makeNode(n)),
+      made,
+    );
+    const priorities = (): boolean[] => made.map((link) => link.sentOf('neighbor')[0]?.highPriority ?? false);
+    hv.start([]);
+    await settle();
+    expect(priorities()).toEqual([false]);
+
+    // At once, not a backoff later, and to another passive peer.
+    hv.onMessage(made[0] as FakeLink, msg('neighborReply', { accepted: false }));
+    await settle();
+    expect(priorities()).toEqual([false, true]);
+    expect(made[1]?.id).not.toBe(made[0]?.id);
+
+    // Accepted: two neighbours, still below the floor of 3; the next request starts low again.
+    hv.onMessage(made[1] as FakeLink, msg('neighborReply', { accepted: true }));
+    await settle();
+    expect(hv.views().active).toHaveLength(2);
+    expect(priorities()).toEqual([false, true, false]);
+
+    // At the floor (activeSize - 1), a refusal is not escalated: the paper's rule again.
+    hv.onMessage(made[2] as FakeLink, msg('neighborReply', { accepted: true }));
+    await settle();
+    hv.onMessage(made[3] as FakeLink, msg('neighborReply', { accepted: false }));
+    await runFor(ctx.clock, 1600);
+    expect(hv.views().active).toHaveLength(3);
+    expect(
+      priorities()
+        .slice(3)
+        .every((high) => !high),
+    ).toBe(true);
+  });
+
+  it('below the floor with nobody to ask after losing a neighbour: shuffles at once, then at most every tenth of a period', async () => {
+    const { ctx, hv } = setup({ activeSize: 4 });
+    const [a, b] = [neighbour(hv, 2), neighbour(hv, 3)];
+    hv.start([]);
+    await settle();
+    expect(a.sentOf('shuffle')).toEqual([]);
+
+    hv.onLinkClosed(b, 'error');
+    await settle();
+    expect(a.sentOf('shuffle')).toHaveLength(1);
+    // While nobody answers, more follow a backoff apart, never two within 100 ms (the period
+    // is 1000 ms, and its own Shuffle is not due before 750 ms).
+    const times: number[] = [];
+    while (ctx.clock.now() < 700) {
+      const before = a.sentOf('shuffle').length;
+      ctx.clock.step();
+      await settle();
+      if (a.sentOf('shuffle').length > before) times.push(ctx.clock.now());
+    }
+    expect(times.length).toBeGreaterThanOrEqual(1);
+    expect(times.every((time, i) => time - (times[i - 1] ?? 0) >= 100)).toBe(true);
+  });
+
   it('a refusal closes the link, keeps the peer in passive, and the next try waits a backoff', async () => {
     const { ctx, hv } = setup();
     const p = passivePeer(hv, 3);
@@ -598,6 +660,19 @@ describe('Shuffle', () => {
     expect(hv.stats()).toMatchObject({ shufflesReceived: 1, shuffleReplies: 1 });
   });
 
+  it('where the walk ends: an empty Shuffle is still answered with kp entries', async () => {
+    const { ctx, hv } = setup();
+    const known = [5, 6, 7, 8].map((n) => passivePeer(hv, n));
+    const [a] = [neighbour(hv, 2), neighbour(hv, 3)];
+    const origin = makeNode(9);
+    const made = ctx.answerWith([origin]);
+    hv.onMessage(a, msg('shuffle', { origin, entries: [], ttl: 1 }));
+    await settle();
+    const replied = made[0]?.sentOf('shuffleReply')[0]?.entries ?? [];
+    expect(replied).toHaveLength(SMALL.shufflePassive as number);
+    expect(replied.every((entry) => known.some((info) => info.id === entry.node?.id))).toBe(true);
+  });
+
   it('ends at a node with one neighbour; an origin it is linked to gets the reply on that link', async () => {
     const { ctx, hv } = setup();
     const originLink = neighbour(hv, 9);
@@ -660,7 +735,8 @@ describe('Shuffle', () => {
   });
 
   it('refuses an invalid origin; merges only valid, listening, non-active, non-self entries', async () => {
-    const { ctx, self, hv } = setup();
+    // ka + kp = 6: every entry below is looked at.
+    const { ctx, self, hv } = setup({ shuffleActive: 3 });
     const [a, b] = [neighbour(hv, 2), neighbour(hv, 3)];
     hv.onMessage(a, msg('shuffle', { origin: forged(9), entries: entriesOf(makeNode(20)), ttl: 1 }));
     expect(ctx.dropCount('shuffle-invalid-origin')).toBe(1);
@@ -689,6 +765,7 @@ describe('Shuffle', () => {
 
     const fresh = [makeNode(30), makeNode(31), makeNode(32)];
     const replier = new FakeLink(makeNode(12));
+    hv.onLinkReady(replier);
     hv.onMessage(replier, msg('shuffleReply', { entries: entriesOf(...fresh) }));
     expect(ids(hv.views().passive)).toEqual(ids([...unsent, ...fresh]));
     expect(hv.stats().shuffleRepliesReceived).toBe(1);
@@ -696,6 +773,66 @@ describe('Shuffle', () => {
     hv.onMessage(replier, msg('shuffleReply', { entries: entriesOf(makeNode(33)) }));
     expect(ctx.dropCount('shuffleReply-unsolicited')).toBe(1);
     expect(ids(hv.views().passive)).toEqual(ids([...unsent, ...fresh]));
+  });
+});
+
+describe('Shuffle: what one message may change', () => {
+  const many = (from: number, count: number): NodeInfo[] =>
+    Array.from({ length: count }, (_, i) => makeNode(from + i));
+
+  it('a Shuffle of maxEntriesPerMessage entries ending here merges ka + kp of them and its origin', async () => {
+    const { ctx, hv } = setup({ passiveSize: 20 });
+    const known = many(40, 10).map((info) => passivePeer(hv, Number(info.name.slice(5))));
+    const [a] = [neighbour(hv, 2), neighbour(hv, 3)];
+    const origin = makeNode(9);
+    const made = ctx.answerWith([origin]);
+    hv.onMessage(a, msg('shuffle', { origin, entries: entriesOf(...many(60, 8)), ttl: 1 }));
+    await settle();
+    const passive = ids(hv.views().passive);
+    // ka + kp = 5 entries and the origin: 6 new, so 4 of the 10 known are gone, not all 10.
+    expect(passive.filter((id) => !known.some((info) => info.id === id))).toHaveLength(6);
+    expect(made[0]?.sentOf('shuffleReply')[0]?.entries).toHaveLength(5);
+  });
+
+  /** A node whose first Shuffle is out; `old` links were reported ready before it left. */
+  async function awaitingReply(passiveSize = 4, old: FakeLink[] = []) {
+    const { ctx, hv } = setup({ passiveSize });
+    [5, 6, 7, 8].forEach((n) => passivePeer(hv, n));
+    const links = [neighbour(hv, 2), neighbour(hv, 3), neighbour(hv, 4)];
+    for (const link of old) hv.onLinkReady(link);
+    hv.start([]);
+    await runFor(ctx.clock, 1250);
+    expect(links.flatMap((link) => link.sentOf('shuffle'))).toHaveLength(1);
+    return { ctx, hv, links };
+  }
+
+  it('a ShuffleReply merges at most ka + kp entries, whatever it carries', async () => {
+    const { hv } = await awaitingReply(20);
+    const replier = new FakeLink(makeNode(12));
+    hv.onLinkReady(replier);
+    hv.onMessage(replier, msg('shuffleReply', { entries: entriesOf(...many(60, 8)) }));
+    expect(hv.views().passive.filter((info) => Number(info.name.slice(5)) >= 60)).toHaveLength(5);
+  });
+
+  it('a ShuffleReply is taken only from a connection opened by the replier after the Shuffle, within a period', async () => {
+    const old = new FakeLink(makeNode(30));
+    const { ctx, hv, links } = await awaitingReply(4, [old]);
+    const before = ids(hv.views().passive);
+    const dialled = new FakeLink(makeNode(31), 'dialer');
+    hv.onLinkReady(dialled);
+    hv.onMessage(dialled, msg('shuffleReply', { entries: entriesOf(makeNode(40)) }));
+    hv.onMessage(old, msg('shuffleReply', { entries: entriesOf(makeNode(41)) }));
+    expect(ctx.dropCount('shuffleReply-not-walk-end')).toBe(2);
+    expect(ids(hv.views().passive)).toEqual(before);
+
+    // Still awaited: the walk's end may answer; but not once a period has passed (the node lost
+    // its neighbours, so no later Shuffle replaced this one).
+    for (const link of links) hv.onLinkClosed(link, 'error');
+    await runFor(ctx.clock, 1001);
+    const late = new FakeLink(makeNode(32));
+    hv.onLinkReady(late);
+    hv.onMessage(late, msg('shuffleReply', { entries: entriesOf(makeNode(42)) }));
+    expect(ctx.dropCount('shuffleReply-unsolicited')).toBe(1);
   });
 });
 
