@@ -95,7 +95,9 @@ export interface NodeConfig {
   /**
    * New connections this node opens to one address (host and port) per minute, whatever asks for
    * them (Shuffle, ShuffleReply, ForwardJoin, Join, repair): the node is never a tool to flood a
-   * third party. Refills continuously; `dialsPerAddressBurst` may go at once. @default 6
+   * third party. Refills continuously; `dialsPerAddressBurst` may go at once. A dial that reaches
+   * a node (its Auth verifies) is given back: only addresses that do not answer as nodes pay, so
+   * repair among live nodes is never slowed. @default 6
    */
   dialsPerAddressPerMinute: number;
   /** Burst of the per-address dial budget. @default 4 */

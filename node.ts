@@ -527,6 +527,9 @@ export class Node extends EventEmitter<NodeEvents> {
       if (!(await this.#dialBackoff.wait(key))) return undefined;
     }
     const link = await this.#dialOnce(address);
+    // A dial that reached a node (its Auth verified) costs nothing from the per-address budget:
+    // the budget is for addresses that do not answer as nodes, the third parties to protect.
+    if (link) this.#dialsPerAddress.refund(key);
     if (link) this.#dialBackoff.succeeded(key);
     else if (this.#lifecycle.state === 'running') this.#dialBackoff.failed(key);
     return link;

@@ -29,4 +29,9 @@ export class KeyedRate {
     }
     return bucket.tryTake();
   }
+
+  /** Gives a token back to `key`'s bucket, if it is still remembered. */
+  refund(key: string): void {
+    this.#buckets.get(key)?.refund();
+  }
 }

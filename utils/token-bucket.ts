@@ -23,4 +23,9 @@ export class TokenBucket {
     this.#tokens -= count;
     return true;
   }
+
+  /** Gives back `count` tokens taken for something that turned out not to count, up to the burst. */
+  refund(count = 1): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + count);
+  }
 }
