@@ -20,23 +20,13 @@ import { Link, type Refusal } from './link/link.js';
 import type {
   DataPeer,
   LinkCloseReason,
-  MembershipKind,
+  MembershipMessage,
   PeerDownReason,
   PeerLink,
   Views,
 } from './membership/strategy.js';
-import { PeerTable, isMembershipKind } from './peer-table.js';
-import type {
-  Envelope,
-  EnvelopeKind,
-  ErrorCodeName,
-  ForwardJoin,
-  IdList,
-  NodeInfo,
-  Routed,
-  Shuffle,
-  ShuffleReply,
-} from './proto/messages.js';
+import { PeerTable, isMembershipMessage } from './peer-table.js';
+import type { ErrorCodeName, IdList, Message, NodeInfo } from './proto/messages.js';
 import {
   Router,
   type DeliveredMessage,
@@ -483,7 +473,7 @@ export class Node extends EventEmitter<NodeEvents> {
       events: {
         admit: (l, peer) => this.#admit(l, peer),
         ready: (l) => this.#onReady(l),
-        envelope: (l, kind, envelope) => this.#onEnvelope(l, kind, envelope),
+        message: (l, message) => this.#onMessage(l, message),
         closed: (l, reason, detail, code) => this.#onClosed(l, reason, detail, code),
       },
     });
@@ -593,12 +583,8 @@ export class Node extends EventEmitter<NodeEvents> {
    * Gossip carries a node's own NodeInfo as it announces it, wildcard included: the entry of the
    * sender itself gets the address its link resolved, so no wildcard travels further.
    */
-  #resolveOwnEntries(link: Link, kind: MembershipKind, envelope: Envelope): void {
-    const body = (envelope as Partial<Record<MembershipKind, Partial<Shuffle & ShuffleReply & ForwardJoin>>>)[
-      kind
-    ];
-    const infos = [body?.origin, body?.node, ...(body?.entries ?? []).map((entry) => entry.node)];
-    for (const info of infos) {
+  #resolveOwnEntries(link: Link, message: MembershipMessage): void {
+    for (const info of nodeInfosIn(message)) {
       if (info && info.id === link.id && isWildcardHost(info.host)) {
         info.host = link.peer.host;
         info.port = link.peer.port;
@@ -675,32 +661,32 @@ export class Node extends EventEmitter<NodeEvents> {
     timer.start(Math.max(0, Math.min(this.config.shortLivedIdleMs, lifeLeftMs)));
   }
 
-  #onEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {
+  #onMessage(link: Link, message: Message): void {
     if (this.#lifecycle.state !== 'running') return;
-    if (link.isClosed) return this.#onDrainedEnvelope(link, kind, envelope);
+    if (link.isClosed) return this.#onDrainedMessage(link, message);
     const { peerTable, router } = this.#lifecycle;
     const isData = peerTable.isDataLink(link);
     if (!isData) this.#armIdle(link);
-    if (isMembershipKind(kind)) {
-      if (!this.#isWithinBudget(link, 'exchange', exchangeEntries(kind, envelope))) return;
-      this.#resolveOwnEntries(link, kind, envelope);
-      return peerTable.onEnvelope(link, kind, envelope);
+    if (isMembershipMessage(message)) {
+      if (!this.#isWithinBudget(link, 'exchange', exchangeEntries(message))) return;
+      this.#resolveOwnEntries(link, message);
+      return peerTable.onMessage(link, message);
     }
     if (!isData) {
-      this.#count(`drop.${kind}-from-non-neighbour`);
-      return link.close('PROTOCOL', `${kind} from a connection outside the active view`);
+      this.#count(`drop.${message.kind}-from-non-neighbour`);
+      return link.close('PROTOCOL', `${message.kind} from a connection outside the active view`);
     }
-    switch (kind) {
+    switch (message.kind) {
       case 'routed':
         if (!this.#isWithinBudget(link, 'routed', 1)) return;
-        return router.onRouted(link, (envelope as { routed: Routed }).routed);
+        return router.onRouted(link, message.body);
       case 'ihave':
       case 'graft':
-        return this.#onIdList(link, kind, (envelope as Record<typeof kind, IdList>)[kind]);
+        return this.#onIdList(link, message.kind, message.body);
       case 'prune':
         return router.onControl(link, 'prune', {});
       default:
-        link.close('PROTOCOL', `unexpected ${kind}`);
+        link.close('PROTOCOL', `unexpected ${message.kind}`);
     }
   }
 
@@ -710,15 +696,19 @@ export class Node extends EventEmitter<NodeEvents> {
    * that was a neighbour until just now is kept (its sender counted on it arriving); everything
    * else is moot and dropped quietly.
    */
-  #onDrainedEnvelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void {
+  #onDrainedMessage(link: Link, message: Message): void {
     const current = this.#byPeer.get(link.id);
-    if (current && current !== link && current.isOpen) return this.#onEnvelope(current, kind, envelope);
-    if (kind !== 'routed' || !this.#wasRecentNeighbour(link.id) || this.#lifecycle.state !== 'running') {
-      return this.#count(`drop.${kind}-after-close`);
+    if (current && current !== link && current.isOpen) return this.#onMessage(current, message);
+    if (
+      message.kind !== 'routed' ||
+      !this.#wasRecentNeighbour(link.id) ||
+      this.#lifecycle.state !== 'running'
+    ) {
+      return this.#count(`drop.${message.kind}-after-close`);
     }
     if (!this.#isWithinBudget(link, 'routed', 1)) return;
     this.#count('drainedRouted');
-    this.#lifecycle.router.onRouted(link, (envelope as { routed: Routed }).routed);
+    this.#lifecycle.router.onRouted(link, message.body);
   }
 
   /**
@@ -767,5 +757,19 @@ export class Node extends EventEmitter<NodeEvents> {
     if (this.#replaced.has(link) || this.#lifecycle.state !== 'running') return;
     this.#log.debug({ peer: link.id, reason, detail }, 'link to peer closed');
     this.#lifecycle.peerTable.onLinkClosed(link, reason);
+  }
+}
+
+/** The NodeInfos a membership message carries, where the sender's own entry may be. */
+function nodeInfosIn(message: MembershipMessage): Array<NodeInfo | null | undefined> {
+  switch (message.kind) {
+    case 'shuffle':
+      return [message.body.origin, ...message.body.entries.map((entry) => entry.node)];
+    case 'shuffleReply':
+      return message.body.entries.map((entry) => entry.node);
+    case 'forwardJoin':
+      return [message.body.node];
+    default:
+      return [];
   }
 }

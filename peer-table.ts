@@ -4,7 +4,7 @@
  * `MEMBERSHIP_STRATEGIES`.
  */
 import { ConfigError, type Address } from './config.js';
-import type { EnvelopeKind, Envelope, EnvelopeBodies } from './proto/messages.js';
+import type { EnvelopeKind, Message } from './proto/messages.js';
 import { createCyclon } from './membership/cyclon.js';
 import { createFull } from './membership/full.js';
 import { createHyParView } from './membership/hyparview.js';
@@ -43,6 +43,11 @@ export function isMembershipKind(kind: EnvelopeKind): kind is MembershipKind {
   return MEMBERSHIP_KINDS.has(kind);
 }
 
+/** A decoded message a membership strategy handles, its body typed by its kind. */
+export function isMembershipMessage(message: Message): message is Extract<Message, MembershipMessage> {
+  return isMembershipKind(message.kind);
+}
+
 /**
  * The factory registered under `name`. Own keys only: `toString` or `constructor`, inherited by
  * every object, are unknown names like any other. An unknown name is a ConfigError listing the
@@ -64,10 +69,9 @@ export class PeerTable {
     this.strategy = membershipFactoryOf(context.config.membership)(context);
   }
 
-  /** Hands a membership envelope to the strategy. */
-  onEnvelope<K extends MembershipKind>(link: PeerLink, kind: K, envelope: Envelope): void {
-    const body = (envelope as Record<K, EnvelopeBodies[K]>)[kind];
-    this.strategy.onMessage(link, { kind, body } as MembershipMessage);
+  /** Hands a membership message to the strategy. */
+  onMessage(link: PeerLink, message: MembershipMessage): void {
+    this.strategy.onMessage(link, message);
   }
 
   start: MembershipStrategy['start'] = (seeds) => this.strategy.start(seeds);

@@ -15,7 +15,7 @@
  * twice the burst at once, or more than twice the rate for long: it is flooding, not bursting.
  */
 import type { NodeConfig } from '../config.js';
-import type { Envelope, EnvelopeKind, PeerEntry } from '../proto/messages.js';
+import type { MembershipMessage } from '../membership/strategy.js';
 import type { Clock } from '../utils/clock.js';
 import { TokenBucket } from '../utils/token-bucket.js';
 
@@ -23,14 +23,13 @@ import { TokenBucket } from '../utils/token-bucket.js';
 export type BudgetVerdict = 'accept' | 'drop' | 'close';
 
 /** The NodeInfos a membership message asks its receiver to consider; 0 for any other message. */
-export function exchangeEntries(kind: EnvelopeKind, envelope: Envelope): number {
-  const countOf = (entries: readonly PeerEntry[] | undefined): number => entries?.length ?? 0;
-  switch (kind) {
+export function exchangeEntries(message: MembershipMessage): number {
+  switch (message.kind) {
     case 'shuffle':
       // The origin is merged too.
-      return countOf((envelope as { shuffle: { entries?: PeerEntry[] } }).shuffle.entries) + 1;
+      return message.body.entries.length + 1;
     case 'shuffleReply':
-      return countOf((envelope as { shuffleReply: { entries?: PeerEntry[] } }).shuffleReply.entries);
+      return message.body.entries.length;
     case 'forwardJoin':
       return 1;
     default:

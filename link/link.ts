@@ -27,10 +27,11 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   type Envelope,
-  type EnvelopeKind,
   type ErrorCodeName,
   type Hello,
+  type Message,
   type NodeInfo,
+  type ProtocolErrorBody,
 } from '../proto/messages.js';
 import { uint64FromBytes } from '../proto/uint64.js';
 import { Timer, type Clock } from '../utils/clock.js';
@@ -61,7 +62,7 @@ export interface LinkEvents {
    * local `close()` of an open link, envelopes the peer sent before it learned of the close still
    * arrive here (with `link.isClosed` true) until the peer closes too or `linkDrainMs` passes.
    */
-  envelope(link: Link, kind: EnvelopeKind, envelope: Envelope): void;
+  message(link: Link, message: Message): void;
   /** Called exactly once. `code` is set when the peer broke the protocol or a limit. */
   closed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void;
 }
@@ -311,20 +312,20 @@ export class Link implements PeerLink {
     if (!plaintext) return this.#onUnopenable(body);
     const decoded = decodeEnvelope(plaintext);
     if (!decoded.ok) return this.#refuse('DECODE', decoded.reason);
-    const { kind, envelope } = decoded.value;
-    switch (kind) {
+    const message = decoded.value;
+    switch (message.kind) {
       case 'ping':
-        this.send({ pong: { nonce: (envelope as { ping: { nonce: bigint } }).ping.nonce } });
+        this.send({ pong: { nonce: message.body.nonce } });
         return;
       case 'pong':
         return;
       case 'error':
-        return this.#onPeerError(envelope as { error: { code: number; reason: string } });
+        return this.#onPeerError(message.body);
       case 'hello':
       case 'auth':
-        return this.#refuse('PROTOCOL', `${kind} after the handshake`);
+        return this.#refuse('PROTOCOL', `${message.kind} after the handshake`);
       default:
-        this.options.events.envelope(this, kind, envelope);
+        this.options.events.message(this, message);
     }
   }
 
@@ -336,9 +337,10 @@ export class Link implements PeerLink {
     const plaintext = opener.open(body);
     const decoded = plaintext ? decodeEnvelope(plaintext) : undefined;
     if (!decoded?.ok) return this.#stopDraining();
-    const { kind, envelope } = decoded.value;
+    const message = decoded.value;
+    const { kind } = message;
     if (kind === 'error' || kind === 'hello' || kind === 'auth') return this.#stopDraining();
-    if (kind !== 'ping' && kind !== 'pong') this.options.events.envelope(this, kind, envelope);
+    if (kind !== 'ping' && kind !== 'pong') this.options.events.message(this, message);
   }
 
   #stopDraining(): void {
@@ -349,37 +351,31 @@ export class Link implements PeerLink {
   /** A sealed frame that does not open: close at once, no reply; log a clear error if it is one. */
   #onUnopenable(body: Uint8Array): void {
     const clear = decodeEnvelope(body);
-    if (clear.ok && clear.value.kind === 'error') {
-      return this.#onPeerError(clear.value.envelope as { error: { code: number; reason: string } });
-    }
+    if (clear.ok && clear.value.kind === 'error') return this.#onPeerError(clear.value.body);
     this.connection.destroy();
     this.#finish('error', 'sealed frame failed to open', 'AUTH');
   }
 
-  #onPeerError(envelope: { error: { code: number; reason: string } }): void {
-    const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === envelope.error.code);
+  #onPeerError(error: ProtocolErrorBody): void {
+    const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === error.code);
     this.#logAt('warn')?.warn(
-      { peer: this.#peer?.id, code: name ?? envelope.error.code, reason: envelope.error.reason },
+      { peer: this.#peer?.id, code: name ?? error.code, reason: error.reason },
       'peer sent ProtocolError',
     );
     this.#endGracefully();
-    this.#finish('error', `peer refused: ${name ?? 'UNKNOWN'} ${envelope.error.reason}`);
+    this.#finish('error', `peer refused: ${name ?? 'UNKNOWN'} ${error.reason}`);
   }
 
   #onClearFrame(body: Uint8Array): void {
     const decoded = decodeEnvelope(body);
     if (!decoded.ok) return this.#refuse('DECODE', decoded.reason);
-    const { kind, envelope } = decoded.value;
-    if (kind === 'error') return this.#onPeerError(envelope as { error: { code: number; reason: string } });
-    if (kind === 'hello' && this.#state.name === 'hello') {
-      return this.#onHello((envelope as { hello: Hello }).hello, body);
+    const message = decoded.value;
+    if (message.kind === 'error') return this.#onPeerError(message.body);
+    if (message.kind === 'hello' && this.#state.name === 'hello') return this.#onHello(message.body, body);
+    if (message.kind === 'auth' && this.#state.name === 'auth') {
+      return this.#onAuth(message.body.keyProof, message.body.signature);
     }
-    if (kind === 'auth' && this.#state.name === 'auth') {
-      const { keyProof, signature } = (envelope as { auth: { keyProof: Uint8Array; signature: Uint8Array } })
-        .auth;
-      return this.#onAuth(keyProof, signature);
-    }
-    this.#refuse('PROTOCOL', `unexpected ${kind} during the handshake`);
+    this.#refuse('PROTOCOL', `unexpected ${message.kind} during the handshake`);
   }
 
   #onHello(hello: Hello, peerHelloBytes: Uint8Array): void {

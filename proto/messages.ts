@@ -113,6 +113,15 @@ export type EnvelopeKind = keyof EnvelopeBodies;
 /** An Envelope is an object with exactly one body field set. */
 export type Envelope = { [K in EnvelopeKind]: { [P in K]: EnvelopeBodies[P] } }[EnvelopeKind];
 
+/**
+ * A decoded message: its kind and its body, tied together so that a `switch (message.kind)`
+ * narrows `message.body` with no cast. `envelope` is the same body as an Envelope, for callers
+ * that pass it on whole.
+ */
+export type Message = {
+  [K in EnvelopeKind]: { kind: K; body: EnvelopeBodies[K]; envelope: Envelope };
+}[EnvelopeKind];
+
 export interface Text {
   body: string;
 }
@@ -161,8 +170,11 @@ export function envelopeKind(envelope: Envelope): EnvelopeKind {
   throw new Error('envelope has no body');
 }
 
-/** Decodes one frame body. Never throws; an Envelope without a body is refused here. */
-export function decodeEnvelope(bytes: Uint8Array): Decoded<{ kind: EnvelopeKind; envelope: Envelope }> {
+/**
+ * Decodes one frame body into a typed Message: the one place that looks inside protobufjs's
+ * decoded object. Never throws; an Envelope without a body is refused here.
+ */
+export function decodeEnvelope(bytes: Uint8Array): Decoded<Message> {
   let message: protobuf.Message & { body?: string };
   try {
     message = EnvelopeType.decode(bytes) as protobuf.Message & { body?: string };
@@ -173,7 +185,8 @@ export function decodeEnvelope(bytes: Uint8Array): Decoded<{ kind: EnvelopeKind;
   if (kind === undefined) return { ok: false, reason: 'envelope has no body' };
   const body = (message as unknown as Record<string, unknown>)[kind] as Record<string, unknown>;
   if (kind === 'ping' || kind === 'pong') body.nonce = uint64FromWire(body.nonce);
-  return { ok: true, value: { kind, envelope: { [kind]: body } as unknown as Envelope } };
+  const envelope = { [kind]: body } as unknown as Envelope;
+  return { ok: true, value: { kind, body, envelope } as unknown as Message };
 }
 
 export function encodePayload(payload: Payload): Uint8Array {

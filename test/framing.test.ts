@@ -677,7 +677,11 @@ describe('Envelope codec (proto/messages.ts)', () => {
     expect(result.type).toBe('frame');
     if (result.type !== 'frame') return;
     const decoded = decodeEnvelope(result.body);
-    expect(decoded.ok && decoded.value).toEqual({ kind: 'ping', envelope: { ping: { nonce: 42n } } });
+    expect(decoded.ok && decoded.value).toEqual({
+      kind: 'ping',
+      body: { nonce: 42n },
+      envelope: { ping: { nonce: 42n } },
+    });
   });
 
   it.each([

@@ -219,7 +219,7 @@ class Probe {
           this.readyAtMs = this.clock.now();
           this.#onReady();
         },
-        envelope: (_link, kind, envelope) => {
+        message: (_link, { kind, envelope }) => {
           this.delivered.push({ kind, envelope });
         },
         closed: (_link, reason, detail, code) => {
