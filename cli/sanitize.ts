@@ -25,10 +25,10 @@ export function forTerminal(text: string): string {
 const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * A JSON text with the unsafe characters JSON.stringify leaves raw written as `\uXXXX` escapes
- * instead (it already escapes C0). They can only occur inside strings, so the text parses to the
- * same value: scripts see exactly what was sent, and a terminal that shows the line sees no
- * control.
+ * A JSON text with the unsafe characters JSON.stringify leaves raw written as `\u` escapes of
+ * four hex digits instead (it already escapes C0). They can only occur inside strings, so the
+ * text parses to the same value: scripts see exactly what was sent, and a terminal that shows
+ * the line sees no control.
  */
 export function escapeJsonControls(json: string): string {
   return json.replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
