@@ -24,14 +24,6 @@ export function uint64ToWire(value: bigint): string {
   return BigInt.asUintN(64, value).toString();
 }
 
-/**
- * A uint64 of milliseconds as a number for arithmetic on times: exact up to 2^53, beyond which
- * no clock of ours reaches (2^53 ms is 285,000 years), so rounding there loses nothing real.
- */
-export function uint64ToNumber(value: bigint): number {
-  return Number(value);
-}
-
 /** The first 8 bytes, big-endian, as a uint64: a random nonce from a random source's bytes. */
 export function uint64FromBytes(bytes: Uint8Array): bigint {
   let value = 0n;
