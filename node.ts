@@ -17,16 +17,18 @@ import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
 import { LinkBudgets, exchangeEntries, type BudgetName } from './link/link-budget.js';
 import { Link, type Refusal } from './link/link.js';
+import type { DataPeer } from './membership/legacy-strategy.js';
 import type {
-  DataPeer,
   LinkCloseReason,
+  LinkUp,
+  MembershipContext,
   MembershipMessage,
+  MembershipStrategy,
   PeerDownReason,
-  PeerLink,
   Views,
 } from './membership/strategy.js';
-import { PeerTable, isMembershipMessage } from './peer-table.js';
-import type { ErrorCodeName, IdList, Message, NodeInfo } from './proto/messages.js';
+import { createPeerTable, isMembershipMessage } from './peer-table.js';
+import type { Envelope, ErrorCodeName, IdList, Message, NodeInfo } from './proto/messages.js';
 import {
   Router,
   type DeliveredMessage,
@@ -36,7 +38,7 @@ import {
 } from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Connection, Listener, Transport } from './transport/transport.js';
-import { Timer, systemClock, type Clock } from './utils/clock.js';
+import { Timer, systemClock, type Clock, type Scheduled } from './utils/clock.js';
 import { KeyedRate } from './utils/keyed-rate.js';
 import { silentLogger, type Logger } from './utils/logger.js';
 import { cryptoRandom, type Random } from './utils/random.js';
@@ -94,10 +96,19 @@ const BANNABLE: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>(['FRAME', 'D
  */
 const DIAL_ADDRESSES_REMEMBERED = 4096;
 
+/** Envelopes held for a peer while the winner of a duplicate contest completes its handshake. */
+const MAX_QUEUED_FOR_WINNER = 1024;
+
+interface AwaitedWinner {
+  reason: LinkCloseReason;
+  timer: Scheduled;
+  queued: Envelope[];
+}
+
 interface Running {
   state: 'running';
   listener: Listener;
-  peerTable: PeerTable;
+  peerTable: MembershipStrategy;
   router: Router;
 }
 
@@ -127,9 +138,9 @@ export class Node extends EventEmitter<NodeEvents> {
   /** The authoritative open link per peer id. */
   readonly #byPeer = new Map<string, Link>();
   /** Dials in flight by address, so two callers share one dial. */
-  readonly #dials = new Map<string, Promise<PeerLink | undefined>>();
+  readonly #dials = new Map<string, Promise<Link | undefined>>();
   /** Resolves the dial waiting on a link's handshake. */
-  readonly #waiting = new Map<Link, (link: PeerLink | undefined) => void>();
+  readonly #waiting = new Map<Link, (link: Link | undefined) => void>();
   /** Links handed to the peer table: only their closes concern it. */
   readonly #announced = new WeakSet<Link>();
   /** Links that lost a duplicate contest: their close is not a failure. */
@@ -149,6 +160,12 @@ export class Node extends EventEmitter<NodeEvents> {
    */
   readonly #formerNeighbours = new Map<string, number>();
   readonly #counters = new Map<string, number>();
+  /**
+   * Peers whose link the peer closed as the loser of a duplicate contest while our side of the
+   * winning connection was still in its handshake: the winner replaces the link when it is
+   * ready; only if it never comes is the link reported down.
+   */
+  readonly #awaitingWinner = new Map<string, AwaitedWinner>();
 
   constructor(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}) {
     super();
@@ -317,7 +334,7 @@ export class Node extends EventEmitter<NodeEvents> {
       publicKey: identity.publicKey,
     };
     this.#log.info({ id: identity.id, address: formatAddress(announce) }, 'node listening');
-    const peerTable = new PeerTable(this.#membershipContext());
+    const peerTable = createPeerTable(this.#membershipContext());
     const router = new Router(this.#routerContext(identity));
     this.#lifecycle = { state: 'running', listener, peerTable, router };
     this.emit('ready', describeNode(this.#self));
@@ -342,19 +359,33 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#log.info('node stopped');
   }
 
-  #membershipContext(): ConstructorParameters<typeof PeerTable>[0] {
+  #membershipContext(): MembershipContext {
     return {
       self: this.info,
       config: this.config,
       clock: this.#clock,
       random: this.#random,
       log: this.#rootLog,
-      connect: (address) => this.#connect(address),
-      linkTo: (peerId) => this.#byPeer.get(peerId),
-      peerUp: (link) => this.#onPeerUp(link),
+      send: (peerId, envelope) => this.#sendTo(peerId, envelope),
+      dial: (address) => void this.#dialFor(address),
+      disconnect: (peerId, code, reason) => {
+        if (this.#awaitingWinner.has(peerId)) this.#giveUpWinner(peerId);
+        this.#byPeer.get(peerId)?.close(code, reason);
+      },
+      isLinked: (peerId) => (this.#byPeer.get(peerId)?.isOpen ?? false) || this.#awaitingWinner.has(peerId),
+      peerUp: (peer) => this.#onPeerUp(peer),
       peerDown: (peer, reason) => this.#onPeerDown(peer, reason),
       countDrop: (reason) => this.#count(`drop.${reason}`),
     };
+  }
+
+  /** Dials for the peer table and hands it the outcome, never during its own call. */
+  async #dialFor(address: Address): Promise<void> {
+    const link = await this.#connect(address);
+    if (this.#lifecycle.state !== 'running') return;
+    const { peerTable } = this.#lifecycle;
+    if (link) peerTable.onDialed(address, link.id);
+    else peerTable.onDialFailed(address);
   }
 
   #routerContext(identity: Identity): ConstructorParameters<typeof Router>[0] {
@@ -376,15 +407,31 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   #dataPeers(): DataPeer[] {
-    return this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : [];
+    if (this.#lifecycle.state !== 'running') return [];
+    return this.#lifecycle.peerTable.dataPeers().map((id) => this.#dataPeer(id));
   }
 
-  #onPeerUp(link: PeerLink): void {
-    this.#idleTimers.get(link as Link)?.stop();
-    this.#shortLivedSince.delete(link as Link);
-    this.#log.info({ peer: link.id, name: link.peer.name }, 'peer up');
-    this.emit('peer:up', describeNode(link.peer));
-    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(link);
+  #onPeerUp(peer: NodeInfo): void {
+    const link = this.#byPeer.get(peer.id);
+    if (link) {
+      this.#idleTimers.get(link)?.stop();
+      this.#shortLivedSince.delete(link);
+    }
+    this.#log.info({ peer: peer.id, name: peer.name }, 'peer up');
+    this.emit('peer:up', describeNode(peer));
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(this.#dataPeer(peer.id));
+  }
+
+  /** What the router sends to: the peer table's way to a data peer. */
+  #dataPeer(peerId: string): DataPeer {
+    return {
+      id: peerId,
+      send: (envelope) => {
+        if (this.#lifecycle.state !== 'running') return false;
+        const { peerTable } = this.#lifecycle;
+        return peerTable.sendData ? peerTable.sendData(peerId, envelope) : this.#sendTo(peerId, envelope);
+      },
+    };
   }
 
   #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {
@@ -393,7 +440,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.emit('peer:down', { id: peer.id, reason });
     if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerDown(peer.id);
     const link = this.#byPeer.get(peer.id);
-    if (link && this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataLink(link)) {
+    if (link && this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataPeer(peer.id)) {
       this.#armIdle(link);
     }
   }
@@ -485,7 +532,7 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /** Resolves the dial to `address` to the authoritative link, or undefined on any failure. */
-  #connect(address: Address): Promise<PeerLink | undefined> {
+  #connect(address: Address): Promise<Link | undefined> {
     const key = formatAddress(address);
     const existing = this.#dials.get(key);
     if (existing) return existing;
@@ -510,7 +557,7 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /** Dials after the address's backoff, if any, and keeps the outcome for the next dial's backoff. */
-  async #dial(address: Address): Promise<PeerLink | undefined> {
+  async #dial(address: Address): Promise<Link | undefined> {
     const key = formatAddress(address);
     if (!this.#openLinkAt(address) && this.#dialBackoff.waitMs(key) > 0) {
       this.#count('dial.backoff');
@@ -532,7 +579,7 @@ export class Node extends EventEmitter<NodeEvents> {
     return open?.isOpen ? open : undefined;
   }
 
-  async #dialOnce(address: Address): Promise<PeerLink | undefined> {
+  async #dialOnce(address: Address): Promise<Link | undefined> {
     const open = this.#openLinkAt(address);
     if (open) return open;
     // Charged here, at the transport dial: a dial shared or answered by an open link costs nothing.
@@ -616,10 +663,14 @@ export class Node extends EventEmitter<NodeEvents> {
     const { peerTable } = this.#lifecycle;
     const existing = this.#byPeer.get(link.id);
     if (!existing || existing.isClosed) {
+      const awaited = this.#awaitingWinner.get(link.id);
+      awaited?.timer.cancel();
+      this.#awaitingWinner.delete(link.id);
       this.#byPeer.set(link.id, link);
       this.#announced.add(link);
-      this.#armIdle(link);
-      peerTable.onLinkReady(link);
+      for (const envelope of awaited?.queued ?? []) link.send(envelope);
+      peerTable.onLinkUp(linkUp(link, awaited !== undefined));
+      if (!peerTable.isDataPeer(link.id)) this.#armIdle(link);
       return link;
     }
     const ownId = this.info.id;
@@ -634,8 +685,8 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#replaced.add(existing);
     this.#byPeer.set(link.id, link);
     this.#announced.add(link);
-    peerTable.onLinkReplaced(existing, link);
-    if (!peerTable.isDataLink(link)) this.#armIdle(link);
+    peerTable.onLinkUp(linkUp(link, true));
+    if (!peerTable.isDataPeer(link.id)) this.#armIdle(link);
     existing.close('DUPLICATE_CONNECTION', 'a newer or preferred connection to this peer exists');
     return link;
   }
@@ -649,7 +700,7 @@ export class Node extends EventEmitter<NodeEvents> {
     if (!timer) {
       timer = new Timer(this.#clock, () => {
         this.#idleTimers.delete(link);
-        if (this.#lifecycle.state === 'running' && !this.#lifecycle.peerTable.isDataLink(link)) link.close();
+        if (this.#lifecycle.state === 'running' && !this.#isDataLink(link)) link.close();
       });
       this.#idleTimers.set(link, timer);
     }
@@ -665,12 +716,12 @@ export class Node extends EventEmitter<NodeEvents> {
     if (this.#lifecycle.state !== 'running') return;
     if (link.isClosed) return this.#onDrainedMessage(link, message);
     const { peerTable, router } = this.#lifecycle;
-    const isData = peerTable.isDataLink(link);
+    const isData = this.#isDataLink(link);
     if (!isData) this.#armIdle(link);
     if (isMembershipMessage(message)) {
       if (!this.#isWithinBudget(link, 'exchange', exchangeEntries(message))) return;
       this.#resolveOwnEntries(link, message);
-      return peerTable.onMessage(link, message);
+      return peerTable.onMessage(link.id, message);
     }
     if (!isData) {
       this.#count(`drop.${message.kind}-from-non-neighbour`);
@@ -755,9 +806,60 @@ export class Node extends EventEmitter<NodeEvents> {
     if (!this.#announced.has(link)) return;
     if (this.#byPeer.get(link.id) === link) this.#byPeer.delete(link.id);
     if (this.#replaced.has(link) || this.#lifecycle.state !== 'running') return;
+    if (link.peerErrorCode === 'DUPLICATE_CONNECTION') return this.#awaitWinner(link.id, reason);
     this.#log.debug({ peer: link.id, reason, detail }, 'link to peer closed');
-    this.#lifecycle.peerTable.onLinkClosed(link, reason);
+    this.#lifecycle.peerTable.onLinkDown(link.id, reason);
   }
+
+  /**
+   * The peer closed our link as the loser of a duplicate contest: it settled on another
+   * connection to us whose handshake has not completed on our side yet (docs/protocol.md section
+   * 3). That one takes the link's place when ready; the link is reported down only if it never is.
+   */
+  #awaitWinner(peerId: string, reason: LinkCloseReason): void {
+    this.#awaitingWinner.get(peerId)?.timer.cancel();
+    const timer = this.#clock.schedule(this.config.handshakeTimeoutMs, () => this.#giveUpWinner(peerId));
+    this.#awaitingWinner.set(peerId, { reason, timer, queued: [] });
+  }
+
+  #giveUpWinner(peerId: string): void {
+    const awaited = this.#awaitingWinner.get(peerId);
+    if (!awaited) return;
+    awaited.timer.cancel();
+    this.#awaitingWinner.delete(peerId);
+    this.#count('drop.awaiting-winner', awaited.queued.length);
+    if (this.#lifecycle.state === 'running') this.#lifecycle.peerTable.onLinkDown(peerId, awaited.reason);
+  }
+
+  /**
+   * Sends on the peer's link; while the winner of a duplicate contest completes its handshake,
+   * queues (at most MAX_QUEUED_FOR_WINNER envelopes, then drops and counts) for it.
+   */
+  #sendTo(peerId: string, envelope: Envelope): boolean {
+    const link = this.#byPeer.get(peerId);
+    if (link) return link.send(envelope);
+    const awaited = this.#awaitingWinner.get(peerId);
+    if (!awaited) return false;
+    if (awaited.queued.length >= MAX_QUEUED_FOR_WINNER) {
+      this.#count('drop.awaiting-winner');
+      return false;
+    }
+    awaited.queued.push(envelope);
+    return true;
+  }
+
+  /** Whether `link` is the peer's link and the peer table lets it carry data. */
+  #isDataLink(link: Link): boolean {
+    return (
+      this.#lifecycle.state === 'running' &&
+      this.#byPeer.get(link.id) === link &&
+      this.#lifecycle.peerTable.isDataPeer(link.id)
+    );
+  }
+}
+
+function linkUp(link: Link, replaces: boolean): LinkUp {
+  return { peer: link.peer, role: link.role, remoteHost: link.connection.remote.host, replaces };
 }
 
 /** The NodeInfos a membership message carries, where the sender's own entry may be. */

@@ -3,29 +3,26 @@
  * is the registry of strategies; adding one is a new file under `membership/` plus one line in
  * `MEMBERSHIP_STRATEGIES`.
  */
-import { ConfigError, type Address } from './config.js';
+import { ConfigError } from './config.js';
 import type { EnvelopeKind, Message } from './proto/messages.js';
 import { createCyclon } from './membership/cyclon.js';
 import { createFull } from './membership/full.js';
 import { createHyParView } from './membership/hyparview.js';
 import { createStatic } from './membership/static.js';
+import { fromLegacy } from './membership/legacy.js';
 import type {
-  DataPeer,
-  LinkCloseReason,
   MembershipContext,
   MembershipFactory,
   MembershipKind,
   MembershipMessage,
   MembershipStrategy,
-  PeerLink,
-  Views,
 } from './membership/strategy.js';
 
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
-  hyparview: createHyParView,
-  static: createStatic,
-  cyclon: createCyclon,
-  full: createFull,
+  hyparview: fromLegacy(createHyParView),
+  static: fromLegacy(createStatic),
+  cyclon: fromLegacy(createCyclon),
+  full: fromLegacy(createFull),
 });
 
 const MEMBERSHIP_KINDS: ReadonlySet<EnvelopeKind> = new Set<MembershipKind>([
@@ -62,26 +59,7 @@ export function membershipFactoryOf(name: string): MembershipFactory {
   return factory;
 }
 
-export class PeerTable {
-  readonly strategy: MembershipStrategy;
-
-  constructor(context: MembershipContext) {
-    this.strategy = membershipFactoryOf(context.config.membership)(context);
-  }
-
-  /** Hands a membership message to the strategy. */
-  onMessage(link: PeerLink, message: MembershipMessage): void {
-    this.strategy.onMessage(link, message);
-  }
-
-  start: MembershipStrategy['start'] = (seeds) => this.strategy.start(seeds);
-  join = (contact: Address): void => this.strategy.join(contact);
-  stop = (): void => this.strategy.stop();
-  onLinkReady = (link: PeerLink): void => this.strategy.onLinkReady(link);
-  onLinkClosed = (link: PeerLink, reason: LinkCloseReason): void => this.strategy.onLinkClosed(link, reason);
-  onLinkReplaced = (previous: PeerLink, next: PeerLink): void => this.strategy.onLinkReplaced(previous, next);
-  isDataLink = (link: PeerLink): boolean => this.strategy.isDataLink(link);
-  dataPeers = (): DataPeer[] => this.strategy.dataPeers();
-  views = (): Views => this.strategy.views();
-  stats = (): Record<string, number> => this.strategy.stats();
+/** The node's membership: the strategy its config names. */
+export function createPeerTable(context: MembershipContext): MembershipStrategy {
+  return membershipFactoryOf(context.config.membership)(context);
 }

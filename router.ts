@@ -26,7 +26,7 @@ import { customRandom, urlAlphabet } from 'nanoid';
 import type { NodeConfig } from './config.js';
 import type { Identity } from './crypto/identity.js';
 import type { SignatureChecker } from './crypto/signatures.js';
-import type { DataPeer } from './membership/strategy.js';
+import type { DataPeer } from './membership/legacy-strategy.js';
 import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';

@@ -32,7 +32,7 @@
  * therefore eager without ceremony, and a peer the membership forgot to report is still served.
  */
 import { LRUCache } from 'lru-cache';
-import type { DataPeer } from '../membership/strategy.js';
+import type { DataPeer } from '../membership/legacy-strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import { Timer, type Scheduled } from '../utils/clock.js';
 import { lruOptions } from '../utils/lru.js';

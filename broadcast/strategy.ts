@@ -12,7 +12,7 @@
  * through `context.clock` and must all be cancelled by `stop()`.
  */
 import type { NodeConfig } from '../config.js';
-import type { DataPeer } from '../membership/strategy.js';
+import type { DataPeer } from '../membership/legacy-strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import type { Random } from '../utils/random.js';

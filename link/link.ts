@@ -39,7 +39,7 @@ import { FrameDecoder, encodeFrame } from '../utils/frame.js';
 import type { Logger } from '../utils/logger.js';
 import type { Random } from '../utils/random.js';
 import type { Connection } from '../transport/transport.js';
-import type { LinkCloseReason, PeerLink } from '../membership/strategy.js';
+import type { LinkCloseReason, PeerLink } from '../membership/legacy-strategy.js';
 import type { FrameOpener, FrameSealer, KeyAgreement, LinkSecurity } from './link-security.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -107,6 +107,7 @@ export class Link implements PeerLink {
   #lastReceivedAt: number;
   #missedPings = 0;
   #isAuthenticated = false;
+  #peerErrorCode: ErrorCodeName | undefined;
   /** This link's child of the injected logger, made on first use (see `#logAt`). */
   #log: Logger | undefined;
   /** When the link became open (both Auths verified), for duplicate resolution. */
@@ -165,6 +166,11 @@ export class Link implements PeerLink {
   }
 
   /** Both Auths verified at some point: `peer` is proven, not only claimed, even once closed. */
+  /** The code of the ProtocolError the peer closed this link with, if it did. */
+  get peerErrorCode(): ErrorCodeName | undefined {
+    return this.#peerErrorCode;
+  }
+
   get isAuthenticated(): boolean {
     return this.#isAuthenticated;
   }
@@ -357,7 +363,9 @@ export class Link implements PeerLink {
   }
 
   #onPeerError(error: ProtocolErrorBody): void {
-    const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === error.code);
+    const name = Object.keys(ErrorCode).find((k) => ErrorCode[k as ErrorCodeName] === error.code) as
+      ErrorCodeName | undefined;
+    this.#peerErrorCode = name;
     this.#logAt('warn')?.warn(
       { peer: this.#peer?.id, code: name ?? error.code, reason: error.reason },
       'peer sent ProtocolError',

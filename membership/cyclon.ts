@@ -57,7 +57,7 @@ import type {
   PeerDownReason,
   PeerLink,
   Views,
-} from './strategy.js';
+} from './legacy-strategy.js';
 import { View, type ViewEntry } from './view.js';
 
 /** Ages travel as uint32: an entry older than this stays at it. */

@@ -6,7 +6,7 @@ import { formatAddress, isWildcardHost, type Address } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
-import type { MembershipContext, PeerLink } from './strategy.js';
+import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 import type { View } from './view.js';
 
 /** Why a NodeInfo may not enter a passive view. */

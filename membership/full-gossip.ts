@@ -13,7 +13,7 @@
  */
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import { passiveRefusal, toPeerEntries } from './entries.js';
-import type { MembershipContext, PeerLink } from './strategy.js';
+import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 import { View } from './view.js';
 
 /** Gossip messages sent to each neighbour per round. */

@@ -44,7 +44,7 @@ import {
   type PeerDownReason,
   type PeerLink,
   type Views,
-} from './strategy.js';
+} from './legacy-strategy.js';
 import { View } from './view.js';
 
 /** Inbound neighbours accepted, as a multiple of fullDegree. */

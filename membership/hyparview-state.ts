@@ -3,7 +3,7 @@
  * counters `stats()` reports, and the narrow access the Shuffle exchange has to the strategy.
  */
 import type { NodeInfo } from '../proto/messages.js';
-import type { MembershipContext, PeerLink } from './strategy.js';
+import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 import type { View } from './view.js';
 
 export interface ActivePeer {

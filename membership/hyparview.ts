@@ -36,7 +36,7 @@ import {
   type PeerDownReason,
   type PeerLink,
   type Views,
-} from './strategy.js';
+} from './legacy-strategy.js';
 import { View } from './view.js';
 
 /** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */

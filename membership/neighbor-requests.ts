@@ -7,7 +7,7 @@
  * few requests at once.
  */
 import type { Clock, Scheduled } from '../utils/clock.js';
-import type { PeerLink } from './strategy.js';
+import type { PeerLink } from './legacy-strategy.js';
 
 /** How a request ended: answered, or the link closed, or no answer in time, or the node stopped. */
 export type NeighborOutcome = 'accepted' | 'refused' | 'closed' | 'timeout' | 'cancelled';

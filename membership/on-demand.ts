@@ -19,7 +19,7 @@
 import type { Envelope, ErrorCodeName, NodeInfo } from '../proto/messages.js';
 import { DialLimit } from './dial-limit.js';
 import { addressKey, addressOf } from './entries.js';
-import type { MembershipContext, PeerLink } from './strategy.js';
+import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 
 export const ON_DEMAND_COUNTERS = [
   'onDemandDials',

@@ -4,7 +4,7 @@
  */
 import { formatAddress, type Address } from '../config.js';
 import type { Logger } from '../utils/logger.js';
-import type { MembershipContext, PeerLink } from './strategy.js';
+import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 
 export class Seeds {
   #list: readonly Address[] = [];

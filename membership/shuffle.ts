@@ -21,7 +21,7 @@ import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
 import { DialLimit } from './dial-limit.js';
 import { addressKey, addressOf, isOverEntryLimit, mergeEntries, toPeerEntries } from './entries.js';
 import type { ShuffleHost } from './hyparview-state.js';
-import type { PeerLink } from './strategy.js';
+import type { PeerLink } from './legacy-strategy.js';
 
 /**
  * Distinct origin addresses remembered per shuffle period for the dial limit. An honest mesh

@@ -21,7 +21,7 @@ import {
   type PeerDownReason,
   type PeerLink,
   type Views,
-} from './strategy.js';
+} from './legacy-strategy.js';
 
 export class StaticMembership implements MembershipStrategy {
   readonly name = 'static';

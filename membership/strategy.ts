@@ -1,18 +1,20 @@
 /**
  * The extension point for membership: a strategy decides which peers a node keeps connections
- * to and which it may forward routed messages to. The node owns sockets and the handshake;
- * a strategy sees only authenticated `PeerLink`s and the membership messages of
- * docs/protocol.md section 4. The router sees only `dataPeers()`.
+ * to and which it may forward routed messages to. It is a synchronous state machine: the node
+ * feeds it inputs (a link up or down, a dial's outcome, a membership message from a peer id, a
+ * command), and it answers through the context's outputs (send to a peer id, dial an address,
+ * disconnect a peer, report a peer up or down). Timers go through the injected clock, chance
+ * through the injected random source. A strategy never awaits, never holds a connection object,
+ * and can be driven in a unit test by a context that records its outputs.
  *
- * Callbacks are called synchronously from the node's event loop and must not block; they may
- * start asynchronous work (a `connect`) and must catch its failures.
+ * The node owns sockets, the handshake, duplicate connections and the idle close of links that
+ * are not data links (docs/protocol.md sections 3 and 4).
  */
 import type { Address, NodeConfig } from '../config.js';
-import type { Envelope, EnvelopeBodies, NodeInfo } from '../proto/messages.js';
+import type { EnvelopeBodies, Envelope, ErrorCodeName, NodeInfo } from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import type { Random } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
-import type { ErrorCodeName } from '../proto/messages.js';
 
 /** Why a peer left the active view, as reported in `peer-down` events. */
 export type PeerDownReason = 'leave' | 'disconnect' | 'evicted' | 'closed' | 'timeout' | 'error';
@@ -29,32 +31,6 @@ export const DOWN_REASONS: Readonly<Record<LinkCloseReason, PeerDownReason>> = O
   local: 'closed',
 });
 
-/** An authenticated, sealed connection to one peer. */
-export interface PeerLink {
-  /** The peer's verified NodeInfo (its announced address may be a wildcard resolved by the node). */
-  readonly peer: NodeInfo;
-  /** Same as peer.id. */
-  readonly id: string;
-  /** Who dialled: 'dialer' means this node opened the connection. */
-  readonly role: 'dialer' | 'listener';
-  /**
-   * The transport's connection, where the node exposes it: `remote.host` is the host the peer
-   * really connects from, which its announced address (in `peer`) only claims.
-   */
-  readonly connection?: { readonly remote: Address };
-  readonly isOpen: boolean;
-  /** Seals and sends; returns false (and sends nothing) once the link is closing. */
-  send(envelope: Envelope): boolean;
-  /** Flushes what is queued, then closes; with a code, a ProtocolError is sent first. */
-  close(code?: ErrorCodeName, reason?: string): void;
-}
-
-/** Something the router may send to: an open link, or (Cyclon) a peer reached on demand. */
-export interface DataPeer {
-  readonly id: string;
-  send(envelope: Envelope): boolean;
-}
-
 /** The membership messages a strategy handles. */
 export type MembershipKind =
   'join' | 'forwardJoin' | 'neighbor' | 'neighborReply' | 'disconnect' | 'shuffle' | 'shuffleReply' | 'leave';
@@ -62,33 +38,53 @@ export type MembershipMessage = {
   [K in MembershipKind]: { kind: K; body: EnvelopeBodies[K] };
 }[MembershipKind];
 
-/** What the node offers a strategy. */
+/** Both views, for `/peers`, the `peers` JSON event and the lab. */
+export interface Views {
+  active: NodeInfo[];
+  passive: NodeInfo[];
+}
+
+/** An authenticated link as a strategy learns of it: facts about it, nothing to act on. */
+export interface LinkUp {
+  /** The peer's verified NodeInfo, its address resolved by the node (no wildcard host). */
+  readonly peer: NodeInfo;
+  /** Who dialled: 'dialer' means this node opened the connection. */
+  readonly role: 'dialer' | 'listener';
+  /** The host the peer really connects from, which its announced address only claims. */
+  readonly remoteHost: string;
+  /**
+   * The link takes the place of an earlier one to the same peer (a duplicate connection that
+   * won, or a restarted peer). The earlier link closes without `onLinkDown`.
+   */
+  readonly replaces: boolean;
+}
+
+/** What the node offers a strategy: its identity, its injected sources, and its outputs. */
 export interface MembershipContext {
   readonly self: NodeInfo;
   readonly config: NodeConfig;
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
+  /** Sends on the open link to a peer. False (nothing sent) when there is none or it is closing. */
+  send(peerId: string, envelope: Envelope): boolean;
   /**
-   * Dials `address` and completes the handshake. Resolves to the authoritative link to the
-   * peer found there (an existing link wins a duplicate), or undefined on any failure, which
-   * the node has already logged. Never rejects. Rate-limited per address by the node.
+   * Dials an address and completes the handshake. Exactly one outcome comes back for each call,
+   * never during the call itself: `onDialed` with the peer found there (a new link is reported
+   * by `onLinkUp` first; an existing link to that peer may answer instead), or `onDialFailed`.
+   * The node limits dials per address and logs failures.
    */
-  connect(address: Address): Promise<PeerLink | undefined>;
-  /** The open link to a peer, if any. */
-  linkTo(peerId: string): PeerLink | undefined;
-  /** Reports that a peer entered the strategy's active set (emits `peer:up`). */
-  peerUp(link: PeerLink): void;
-  /** Reports that a peer left the active set (emits `peer:down`). */
+  dial(address: Address): void;
+  /** Closes the link to a peer after what is queued on it; with a code, ProtocolError first. */
+  disconnect(peerId: string, code?: ErrorCodeName, reason?: string): void;
+  /** Whether an open link to the peer exists. */
+  isLinked(peerId: string): boolean;
+  /** Reports that a peer entered the strategy's data set (emits `peer:up`). */
+  peerUp(peer: NodeInfo): void;
+  /** Reports that a peer left the data set (emits `peer:down`). */
   peerDown(peer: NodeInfo, reason: PeerDownReason): void;
   /** Counts a dropped or refused input by reason, for `stats()`. */
   countDrop(reason: string): void;
-}
-
-/** Both views, for `/peers`, the `peers` JSON event and the lab. */
-export interface Views {
-  active: NodeInfo[];
-  passive: NodeInfo[];
 }
 
 export interface MembershipStrategy {
@@ -97,20 +93,27 @@ export interface MembershipStrategy {
   start(seeds: readonly Address[]): void;
   /** Joins through one more contact now (the CLI's /connect), and keeps it as a seed. */
   join(contact: Address): void;
-  /** Stops timers and sends Leave to every peer of the active set (flushing is the node's job). */
+  /** Stops timers and sends Leave to every peer of the data set (flushing is the node's job). */
   stop(): void;
-  /** A new authenticated link, inbound or outbound; it is short-lived until the strategy claims it. */
-  onLinkReady(link: PeerLink): void;
-  /** A membership message on a link. */
-  onMessage(link: PeerLink, message: MembershipMessage): void;
-  /** A link closed (not called for a link replaced by a duplicate: see onLinkReplaced). */
-  onLinkClosed(link: PeerLink, reason: LinkCloseReason): void;
-  /** `next` won a duplicate-connection contest against `previous`, which is closing. */
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void;
-  /** Whether this link may carry routed data (Routed, IHave, Graft, Prune). */
-  isDataLink(link: PeerLink): boolean;
+  /** A new authenticated link; it is short-lived (closed by the node when idle) until it is a data link. */
+  onLinkUp(link: LinkUp): void;
+  /** The dial to `address` reached `peerId` (see `MembershipContext.dial`). */
+  onDialed(address: Address, peerId: string): void;
+  /** The dial to `address` reached no node. */
+  onDialFailed(address: Address): void;
+  /** A membership message from a linked peer, already validated by the node. */
+  onMessage(from: string, message: MembershipMessage): void;
+  /** The link to a peer closed (not called for a link another replaced: see `LinkUp.replaces`). */
+  onLinkDown(peerId: string, reason: LinkCloseReason): void;
+  /** Whether the link to this peer may carry routed data (Routed, IHave, Graft, Prune). */
+  isDataPeer(peerId: string): boolean;
   /** Peers the router may forward to now. */
-  dataPeers(): DataPeer[];
+  dataPeers(): string[];
+  /**
+   * Sends routed data to a data peer. Optional: by default the node sends on the open link. A
+   * strategy whose data peers are addresses rather than links (Cyclon) dials and queues here.
+   */
+  sendData?(peerId: string, envelope: Envelope): boolean;
   views(): Views;
   /** Counters: joins, shuffles, evictions, failures detected, healing attempts, ... */
   stats(): Record<string, number>;

@@ -6,7 +6,7 @@
  * close when the node's idle timer would close them.
  */
 import { describe, expect, it } from 'vitest';
-import type { MembershipFactory, PeerLink } from '../membership/strategy.js';
+import type { MembershipFactory, PeerLink } from '../membership/legacy-strategy.js';
 import { FakeMesh, type MeshNode } from './helpers/fake-mesh.js';
 import { settle } from './helpers/fakes.js';
 

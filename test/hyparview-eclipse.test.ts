@@ -24,7 +24,7 @@ import type {
   MembershipMessage,
   MembershipStrategy,
   PeerLink,
-} from '../membership/strategy.js';
+} from '../membership/legacy-strategy.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
 import { pickOne, pickSome } from '../utils/random.js';
 import { FakeMesh, MeshNode } from './helpers/fake-mesh.js';

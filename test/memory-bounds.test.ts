@@ -14,7 +14,7 @@ import { SimClock } from '../utils/sim-clock.js';
 import { silentLogger } from '../utils/logger.js';
 import { seededRandom } from '../utils/random.js';
 import { craftRouted, makeIdentity, nodeInfoOf } from './helpers/router-mesh.js';
-import type { DataPeer } from '../membership/strategy.js';
+import type { DataPeer } from '../membership/legacy-strategy.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;

@@ -36,7 +36,7 @@ import type {
   MembershipStrategy,
   PeerDownReason,
   PeerLink,
-} from '../../membership/strategy.js';
+} from '../../membership/legacy-strategy.js';
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom } from '../../utils/random.js';
 import type { Scheduled } from '../../utils/clock.js';

@@ -20,7 +20,7 @@ import type {
   PeerDownReason,
   PeerLink,
   Views,
-} from '../../membership/strategy.js';
+} from '../../membership/legacy-strategy.js';
 import { pino } from 'pino';
 import { silentLogger, type Logger } from '../../utils/logger.js';
 import { seededRandom, type Random } from '../../utils/random.js';

@@ -6,7 +6,7 @@
  */
 import { resolveConfig, type NodeConfig } from '../../config.js';
 import { Identity } from '../../crypto/identity.js';
-import type { DataPeer } from '../../membership/strategy.js';
+import type { DataPeer } from '../../membership/legacy-strategy.js';
 import {
   decodeEnvelope,
   encodeEnvelope,
