@@ -66,21 +66,19 @@ type BudgetConfig = Pick<
   | 'graftIdsBurst'
 >;
 
-/** Every link's budgets, each made on its first use and gone with its link. */
+/** One link's budgets, each made on its first use. */
 export class LinkBudgets {
-  readonly #budgets = new WeakMap<object, Partial<Record<BudgetName, LinkBudget>>>();
+  readonly #budgets: Partial<Record<BudgetName, LinkBudget>> = {};
 
   constructor(
     private readonly clock: Clock,
     private readonly config: BudgetConfig,
   ) {}
 
-  charge(link: object, name: BudgetName, units: number): BudgetVerdict {
+  charge(name: BudgetName, units: number): BudgetVerdict {
     if (units === 0) return 'accept';
-    const budgets = this.#budgets.get(link) ?? {};
-    this.#budgets.set(link, budgets);
     const { perSecond, burst } = this.limits(name);
-    return (budgets[name] ??= new LinkBudget(this.clock, perSecond, burst)).charge(units);
+    return (this.#budgets[name] ??= new LinkBudget(this.clock, perSecond, burst)).charge(units);
   }
 
   limits(name: BudgetName): { perSecond: number; burst: number; what: string } {

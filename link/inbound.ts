@@ -1,0 +1,140 @@
+/**
+ * What a message from a link may do, and which part of the core it is for: membership messages
+ * go to the membership strategy, routed data (Routed, IHave, Graft, Prune) to the router, and
+ * only from a data link. Per-link budgets are charged here, before any strategy sees the
+ * message, so every strategy gets the same limits.
+ *
+ * A message that arrives on a link we already closed (it drains) was sent before the peer saw
+ * our close: on a link that lost a duplicate contest it is handled as if it came on the winner,
+ * the same authenticated peer; a Routed from a peer that was a neighbour until just now is kept
+ * (its sender counted on it arriving); everything else is moot and dropped quietly.
+ */
+import { isWildcardHost, type NodeConfig } from '../config.js';
+import type { MembershipMessage, MembershipStrategy } from '../membership/strategy.js';
+import { isMembershipMessage } from '../peer-table.js';
+import type { IdList, Message, NodeInfo } from '../proto/messages.js';
+import type { Router } from '../router.js';
+import type { Clock } from '../utils/clock.js';
+import type { Connections } from './connections.js';
+import { exchangeEntries } from './link-budget.js';
+import type { Link } from './link.js';
+
+export interface InboundOptions {
+  config: NodeConfig;
+  clock: Clock;
+  connections: Connections;
+  membership: MembershipStrategy;
+  router: Router;
+  count: (key: string, by?: number) => void;
+}
+
+export class Inbound {
+  readonly #options: InboundOptions;
+  /**
+   * Peers that left the data set within the last `linkDrainMs`, with when that was: a Routed
+   * they sent before they learned of it may still arrive on the draining link, and is kept.
+   */
+  readonly #formerNeighbours = new Map<string, number>();
+
+  constructor(options: InboundOptions) {
+    this.#options = options;
+  }
+
+  onMessage(link: Link, message: Message): void {
+    if (link.isClosed) return this.#onDrained(link, message);
+    const { connections, membership, router, count } = this.#options;
+    const isData = connections.isDataLink(link);
+    if (!isData) connections.touch(link);
+    if (isMembershipMessage(message)) {
+      if (!connections.charge(link, 'exchange', exchangeEntries(message))) return;
+      resolveOwnEntries(link, message);
+      return membership.onMessage(link.id, message);
+    }
+    if (!isData) {
+      count(`drop.${message.kind}-from-non-neighbour`);
+      return link.close('PROTOCOL', `${message.kind} from a connection outside the active view`);
+    }
+    switch (message.kind) {
+      case 'routed':
+        if (!connections.charge(link, 'routed', 1)) return;
+        return router.onRouted(link, message.body);
+      case 'ihave':
+      case 'graft':
+        return this.#onIdList(link, message.kind, message.body);
+      case 'prune':
+        return router.onControl(link, 'prune', {});
+      default:
+        link.close('PROTOCOL', `unexpected ${message.kind}`);
+    }
+  }
+
+  /** A peer left the data set: what it sent before it knew is still taken for `linkDrainMs`. */
+  notePeerDown(peerId: string): void {
+    // Bounded by the peers that can go down within `linkDrainMs`: older entries are swept here.
+    const now = this.#options.clock.now();
+    for (const [id, at] of this.#formerNeighbours) {
+      if (now - at < this.#options.config.linkDrainMs) break; // insertion order is time order
+      this.#formerNeighbours.delete(id);
+    }
+    this.#formerNeighbours.delete(peerId);
+    this.#formerNeighbours.set(peerId, now);
+  }
+
+  #onDrained(link: Link, message: Message): void {
+    const { connections, router, count } = this.#options;
+    const current = connections.linkOf(link.id);
+    if (current && current !== link && current.isOpen) return this.onMessage(current, message);
+    if (message.kind !== 'routed' || !this.#wasRecentNeighbour(link.id)) {
+      return count(`drop.${message.kind}-after-close`);
+    }
+    if (!connections.charge(link, 'routed', 1)) return;
+    count('drainedRouted');
+    router.onRouted(link, message.body);
+  }
+
+  #wasRecentNeighbour(peerId: string): boolean {
+    const at = this.#formerNeighbours.get(peerId);
+    return at !== undefined && this.#options.clock.now() - at <= this.#options.config.linkDrainMs;
+  }
+
+  #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {
+    const { config, connections, router, count } = this.#options;
+    if (list.ids.length > config.maxIdsPerMessage || list.origins.length > config.maxIdsPerMessage) {
+      count(`drop.${kind}-over-limit`);
+      return connections.refuse(
+        link,
+        'id-list-limit',
+        `${kind} with more than ${config.maxIdsPerMessage} ids`,
+      );
+    }
+    if (kind === 'graft' && !connections.charge(link, 'graft', list.ids.length)) return;
+    router.onControl(link, kind, list);
+  }
+}
+
+/**
+ * Gossip carries a node's own NodeInfo as it announces it, wildcard included: the entry of the
+ * sender itself gets the address its link resolved, so no wildcard travels further.
+ */
+function resolveOwnEntries(link: Link, message: MembershipMessage): void {
+  for (const info of nodeInfosIn(message)) {
+    if (info && info.id === link.id && isWildcardHost(info.host)) {
+      info.host = link.peer.host;
+      info.port = link.peer.port;
+    }
+  }
+}
+
+/** The NodeInfos a membership message carries, where the sender's own entry may be. */
+function nodeInfosIn(message: MembershipMessage): Array<NodeInfo | null | undefined> {
+  switch (message.kind) {
+    case 'shuffle':
+      return [message.body.origin, ...message.body.entries.map((entry) => entry.node)];
+    case 'shuffleReply':
+      return message.body.entries.map((entry) => entry.node);
+    case 'forwardJoin':
+      return [message.body.node];
+    default:
+      return [];
+  }
+}
