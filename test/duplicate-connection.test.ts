@@ -7,7 +7,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeConfig } from '../config.js';
+import type { Identity } from '../crypto/identity.js';
+import { ErrorCode } from '../proto/messages.js';
+import { RawListener, RawPeer, randomIdentity } from './helpers/raw-peer.js';
 import { SimNodes, addressOf, type SimNode } from './helpers/sim-nodes.js';
+import { TcpMesh, waitFor } from './helpers/tcp-mesh.js';
 
 const sims: SimNodes[] = [];
 function simulation(seed: number): SimNodes {
@@ -138,5 +142,53 @@ describe('the same node dialled both: a restarted peer over a stale link', () =>
       1_000,
       'a message each way on the new connection',
     );
+  });
+});
+
+describe('the peer settles a duplicate before our side of the winner finished its handshake', () => {
+  it('its DUPLICATE_CONNECTION on the old link takes nobody down; the winner replaces it and carries what was sent meanwhile', async () => {
+    // Over TCP with a hand-driven peer, so that the peer's close of the old link reaches the
+    // node while the node still waits for the peer's Auth on the new one: the order a busy
+    // network can produce, where the connections' latencies differ.
+    const [nodeIdentity, peerIdentity] = [randomIdentity(), randomIdentity()].sort((x, y) =>
+      x.id < y.id ? -1 : 1,
+    ) as [Identity, Identity];
+    const mesh = new TcpMesh();
+    const listener = await RawListener.listen({ identity: peerIdentity, name: 'p' });
+    try {
+      const a = await mesh.add({}, { identity: nodeIdentity });
+      const events: string[] = [];
+      a.node.on('peer:up', (peer) => events.push(`up ${peer.id}`));
+      a.node.on('peer:down', (peer) => events.push(`down ${peer.id} ${peer.reason}`));
+      // The old link: the peer dialled the node and joined it.
+      const old = await RawPeer.dial(a.node.info.port, { identity: peerIdentity, name: 'p' });
+      await old.handshake();
+      old.sendSealed({ join: {} });
+      await waitFor(() => a.node.peers().active.some((p) => p.id === peerIdentity.id));
+      // The new link: the node dials the peer's listener. It wins the contest (both ends
+      // agree: dialled by the smaller id), and the peer, ready first, closes the old one.
+      a.node.connect({ host: '127.0.0.1', port: listener.port });
+      const fresh = await listener.accepted();
+      fresh.sendHello();
+      await fresh.readHello();
+      await fresh.readAuth();
+      old.sendSealed({
+        error: { code: ErrorCode.DUPLICATE_CONNECTION, reason: 'a preferred connection exists' },
+      });
+      old.socket.end();
+      await old.closed;
+      // The node heard the old link close before the new one is ready on its side.
+      a.node.broadcast('sent while the winner completes its handshake');
+      fresh.sendAuth();
+      fresh.deriveKeys();
+      const routed = await fresh.nextSealed();
+      expect(routed.kind).toBe('routed');
+      expect(events).toEqual([`up ${peerIdentity.id}`]);
+      expect(a.node.peers().active.map((p) => p.id)).toEqual([peerIdentity.id]);
+      expect(a.node.stats()['node.drop.awaiting-winner'] ?? 0).toBe(0);
+    } finally {
+      await listener.close();
+      await mesh.stopAll();
+    }
   });
 });
