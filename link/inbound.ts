@@ -17,6 +17,7 @@ import type { Router } from '../router.js';
 import type { Clock } from '../utils/clock.js';
 import type { Connections } from './connections.js';
 import { exchangeEntries } from './link-budget.js';
+import { MEMBERSHIP_RULES, checkMembershipMessage, type MembershipProblem } from './membership-rules.js';
 import type { Link } from './link.js';
 
 export interface InboundOptions {
@@ -46,6 +47,8 @@ export class Inbound {
     const isData = connections.isDataLink(link);
     if (!isData) connections.touch(link);
     if (isMembershipMessage(message)) {
+      const verdict = checkMembershipMessage(message, this.#options.config.maxEntriesPerMessage);
+      if (!verdict.ok) return this.#refuse(link, verdict.problem, verdict.counter, verdict.detail);
       if (!connections.charge(link, 'exchange', exchangeEntries(message))) return;
       resolveOwnEntries(link, message);
       return membership.onMessage(link.id, message);
@@ -66,6 +69,13 @@ export class Inbound {
       default:
         link.close('PROTOCOL', `unexpected ${message.kind}`);
     }
+  }
+
+  /** Drops and counts a membership message that broke a rule, and closes the link if the rule says so. */
+  #refuse(link: Link, problem: MembershipProblem, counter: string, detail: string): void {
+    this.#options.count(`drop.${counter}`);
+    const action = MEMBERSHIP_RULES[problem];
+    if (action !== 'drop') link.close(action.close, detail);
   }
 
   /** A peer left the data set: what it sent before it knew is still taken for `linkDrainMs`. */
