@@ -21,7 +21,7 @@ import type {
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
   hyparview: fromLegacy(createHyParView),
   static: fromLegacy(createStatic),
-  cyclon: fromLegacy(createCyclon),
+  cyclon: createCyclon,
   full: fromLegacy(createFull),
 });
 

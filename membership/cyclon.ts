@@ -29,41 +29,46 @@
  * and brings back up to `cyclonShuffleLength` entries. While its view is empty, a node rejoins
  * through its seeds with backoff (docs/protocol.md section 4, Retry: a node never gives up).
  *
- * Data plane: a view entry is an address, not a connection. `dataPeers()` returns one
- * `OnDemandPeer` per entry, which sends on the open link or dials and queues. Views are not
+ * Data plane: a view entry is an address, not a connection. `dataPeers()` returns the view's ids,
+ * and `sendData` sends on the open link or dials and queues (on-demand-links.ts). Views are not
  * symmetric: a node must accept Routed from a peer that has it in its view though it does not
- * have that peer. Cyclon has no active view to decide that, so `isDataLink` is true for every
- * authenticated link while the node runs. The node's idle close then never applies, and
+ * have that peer. Cyclon has no active view to decide that, so `isDataPeer` is true for every
+ * linked peer while the node runs. The node's idle close then never applies, and
  * `OnDemandLinks` closes links itself at each round: ours to peers outside the view once idle,
  * and the least recently used past `2 * cyclonViewSize` links outside the view. Shuffle targets
- * and data share its dial limit: one dial per address per round (on-demand.ts).
+ * and data share its dial limit: one dial per address per round.
+ *
+ * A synchronous state machine (strategy.ts): every dial is matched to its purpose (a join, or a
+ * reach of OnDemandLinks) by `PendingDials`, and the rejoin loop is a `RepairLoop` over the
+ * `Contacts`, whose attempt stays pending until the walk over the seeds ends.
  */
 import { formatAddress, type Address, type NodeConfig } from '../config.js';
-import type { NodeInfo, PeerEntry } from '../proto/messages.js';
-import { Timer, type Scheduled } from '../utils/clock.js';
+import type { Envelope, NodeInfo, PeerEntry } from '../proto/messages.js';
+import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
 import { pickOne } from '../utils/random.js';
-import { isOverEntryLimit, mergeEntries, passiveRefusal, peerFields } from './entries.js';
-import { Seeds } from './seeds.js';
-import { Healer } from './healing.js';
-import { OnDemandLinks, type OnDemandPeer } from './on-demand.js';
+import { Contacts } from './contacts.js';
+import { addressKey, isOverEntryLimitFrom, mergeEntries, passiveRefusal, peerFields } from './entries.js';
+import { OnDemandLinks } from './on-demand-links.js';
+import { PendingDials } from './pending-dials.js';
+import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
+import { RoundTimer } from './round-timer.js';
 import type {
-  DataPeer,
   LinkCloseReason,
+  LinkUp,
   MembershipContext,
   MembershipFactory,
   MembershipMessage,
   MembershipStrategy,
   PeerDownReason,
-  PeerLink,
   Views,
-} from './legacy-strategy.js';
+} from './strategy.js';
 import { View, type ViewEntry } from './view.js';
 
 /** Ages travel as uint32: an entry older than this stays at it. */
-const MAX_AGE = 0xffff_ffff;
+export const MAX_AGE = 0xffff_ffff;
 /** Envelopes waiting per peer for an on-demand connection. */
-const MAX_QUEUED = 64;
+export const MAX_QUEUED = 64;
 
 const COUNTERS = [
   'joins',
@@ -82,18 +87,27 @@ type Counter = (typeof COUNTERS)[number];
 interface CyclonEntry {
   /** Rounds since the entry was created by its node (as the node itself, at age 0). */
   age: number;
-  /** What the router sends to; the same object for as long as the entry stays. */
-  peer: OnDemandPeer;
 }
 
 /** Our Shuffle in flight: at most one, superseded by the next round. */
 interface PendingShuffle {
   target: NodeInfo;
+  entries: PeerEntry[];
   /** Ids we sent: the reply's entries replace them first. */
   sent: ReadonlySet<string>;
   /** Set once the Shuffle is on the wire; a reply is accepted only then. */
-  sentOn?: PeerLink;
-  timer?: Scheduled;
+  isSent: boolean;
+  /** The reply's deadline, armed once the Shuffle is on the wire. */
+  timer: Timer;
+}
+
+/** Why a dial was made: a Join (in the walk over the seeds, or to one contact), or a reach. */
+type DialPurpose = { kind: 'join'; isWalk: boolean } | { kind: 'reach' };
+
+/** What a test may look at beyond `views()` and `stats()`: ages and queues. */
+export interface CyclonSnapshot {
+  entries: Array<{ id: string; age: number }>;
+  queueLengths: number[];
 }
 
 export class Cyclon implements MembershipStrategy {
@@ -103,38 +117,41 @@ export class Cyclon implements MembershipStrategy {
   readonly #log: Logger;
   readonly #view: View<CyclonEntry>;
   readonly #links: OnDemandLinks;
-  readonly #healer: Healer;
-  readonly #roundTimer: Timer;
+  readonly #dials: PendingDials<DialPurpose>;
+  readonly #contacts: Contacts;
+  readonly #repair: RepairLoop;
+  readonly #rounds: RoundTimer;
   readonly #counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<Counter, number>;
-  /** Links we sent Join on, until the seed's ShuffleReply (or the link's close). */
-  readonly #awaitingJoinReply = new Set<PeerLink>();
+  /** Peers we sent Join to, until the seed's ShuffleReply (or the link's close). */
+  readonly #expectingJoinReply = new Set<string>();
   #pending: PendingShuffle | undefined;
   #state: 'new' | 'running' | 'stopped' = 'new';
-  readonly #seeds: Seeds;
 
   constructor(context: MembershipContext) {
     const { config, clock, random, self } = context;
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'cyclon' });
-    this.#seeds = new Seeds(context, this.#log);
     this.#view = new View(config.cyclonViewSize, self.id);
+    this.#dials = new PendingDials(context);
+    this.#contacts = new Contacts(this.#log);
     this.#links = new OnDemandLinks({
       context,
+      dial: (address) => this.#dials.dial(address, { kind: 'reach' }),
       isInView: (id) => this.#view.has(id),
       maxSpareLinks: 2 * config.cyclonViewSize,
       maxQueued: MAX_QUEUED,
       maxDialsPerRound: Math.max(256, 4 * config.cyclonViewSize),
     });
-    this.#healer = new Healer({
+    this.#repair = new RepairLoop({
       clock,
       random,
       baseBackoffMs: config.retryBaseBackoffMs,
       maxBackoffMs: config.retryMaxBackoffMs,
-      shouldHeal: () => this.#state === 'running' && this.#view.size === 0 && this.#seeds.size > 0,
-      attempt: async () => ((await this.#joinThroughSeeds()) ? 'success' : 'failure'),
+      shouldHeal: () => this.#state === 'running' && this.#view.size === 0 && this.#contacts.size > 0,
+      attempt: () => this.#beginSeedWalk(),
     });
-    this.#roundTimer = new Timer(clock, () => this.#onRound());
+    this.#rounds = new RoundTimer(clock, random, config.shuffleIntervalMs, () => this.#onRound());
   }
 
   // --- lifecycle ------------------------------------------------------------------------
@@ -142,54 +159,63 @@ export class Cyclon implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds.replace(seeds);
-    this.#armRound();
-    this.#healer.maybeHeal();
+    this.#contacts.replace(seeds);
+    this.#rounds.start();
+    this.#repair.maybeHeal();
   }
 
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    this.#seeds.add(contact);
-    void this.#background(this.#joinVia(contact), 'join');
+    this.#contacts.add(contact);
+    this.#dials.dial(contact, { kind: 'join', isWalk: false });
   }
 
   /** Cyclon has no neighbours to say goodbye to: every open link gets the Leave. */
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
-    this.#roundTimer.stop();
-    this.#healer.stop();
-    this.#pending?.timer?.cancel();
+    this.#rounds.stop();
+    this.#repair.stop();
+    this.#pending?.timer.stop();
     this.#pending = undefined;
     this.#links.stop({ leave: {} });
-    for (const { data } of this.#view.entries()) data.peer.retire();
+    this.#dials.clear();
+    this.#contacts.end();
     this.#view.clear();
-    this.#awaitingJoinReply.clear();
+    this.#expectingJoinReply.clear();
   }
 
-  get #stopped(): boolean {
+  get #isStopped(): boolean {
     return this.#state === 'stopped';
   }
 
-  // --- node callbacks -------------------------------------------------------------------
+  // --- inputs ---------------------------------------------------------------------------
 
-  onLinkReady(link: PeerLink): void {
-    if (this.#stopped) return;
-    this.#links.touch(link);
+  onLinkUp(link: LinkUp): void {
+    if (this.#isStopped) return;
+    this.#links.onLinkUp(link);
   }
 
-  onMessage(link: PeerLink, message: MembershipMessage): void {
-    if (this.#stopped) return;
-    this.#links.touch(link);
+  onDialed(address: Address, peerId: string): void {
+    this.#onDialOutcome(address, peerId);
+  }
+
+  onDialFailed(address: Address): void {
+    this.#onDialOutcome(address, undefined);
+  }
+
+  onMessage(from: string, message: MembershipMessage): void {
+    if (this.#isStopped) return;
+    this.#links.touch(from);
     switch (message.kind) {
       case 'join':
-        return this.#onJoin(link);
+        return this.#onJoin(from);
       case 'shuffle':
-        return this.#onShuffle(link, message.body.entries);
+        return this.#onShuffle(from, message.body.entries);
       case 'shuffleReply':
-        return this.#onShuffleReply(link, message.body.entries);
+        return this.#onShuffleReply(from, message.body.entries);
       case 'leave':
-        return this.#onLeave(link);
+        return this.#onLeave(from);
       default:
         // HyParView's active-view messages mean nothing here.
         this.#ctx.countDrop(`cyclon-ignored-${message.kind}`);
@@ -197,28 +223,29 @@ export class Cyclon implements MembershipStrategy {
   }
 
   /** Never touches the view: a closed connection is not a Cyclon failure. */
-  onLinkClosed(link: PeerLink, _reason?: LinkCloseReason): void {
-    if (this.#stopped) return;
-    this.#links.forget(link);
-    this.#awaitingJoinReply.delete(link);
-    if (this.#pending?.sentOn === link) this.#timeoutPending('link closed before the reply');
-  }
-
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
-    if (this.#stopped) return;
-    this.#links.replace(previous, next);
-    if (this.#awaitingJoinReply.delete(previous)) this.#awaitingJoinReply.add(next);
-    if (this.#pending?.sentOn === previous) this.#pending.sentOn = next;
+  onLinkDown(peerId: string, _reason: LinkCloseReason): void {
+    if (this.#isStopped) return;
+    this.#links.onLinkDown(peerId);
+    this.#expectingJoinReply.delete(peerId);
+    const pending = this.#pending;
+    if (pending?.isSent && pending.target.id === peerId) this.#timeoutPending('link closed before the reply');
   }
 
   // --- queries --------------------------------------------------------------------------
 
-  isDataLink(link: PeerLink): boolean {
-    return !this.#stopped && link.isOpen;
+  isDataPeer(peerId: string): boolean {
+    return !this.#isStopped && this.#ctx.isLinked(peerId);
   }
 
-  dataPeers(): DataPeer[] {
-    return this.#view.entries().map((entry) => entry.data.peer);
+  dataPeers(): string[] {
+    return this.#view.ids();
+  }
+
+  /** A view entry's data: on its open link, or queued while one dial to it is in flight. */
+  sendData(peerId: string, envelope: Envelope): boolean {
+    const entry = this.#view.get(peerId);
+    if (!entry || this.#isStopped) return false;
+    return this.#links.send(entry.info, envelope);
   }
 
   views(): Views {
@@ -234,12 +261,27 @@ export class Cyclon implements MembershipStrategy {
     };
   }
 
-  // --- the round ------------------------------------------------------------------------
-
-  #armRound(): void {
-    const jitter = 0.75 + 0.5 * this.#ctx.random.float();
-    this.#roundTimer.start(this.#config.shuffleIntervalMs * jitter);
+  snapshot(): CyclonSnapshot {
+    return {
+      entries: this.#view.entries().map(({ info, data }) => ({ id: info.id, age: data.age })),
+      queueLengths: this.#links.queueLengths(),
+    };
   }
+
+  // --- dials ----------------------------------------------------------------------------
+
+  #onDialOutcome(address: Address, peerId: string | undefined): void {
+    if (this.#isStopped) return;
+    const purpose = this.#dials.settle(address);
+    if (purpose?.kind === 'reach') {
+      this.#links.onDialOutcome(address, peerId);
+      this.#maybeSendPendingShuffle(address);
+    } else if (purpose?.kind === 'join') {
+      this.#onJoinDialed(address, peerId, purpose.isWalk);
+    }
+  }
+
+  // --- the round ------------------------------------------------------------------------
 
   #onRound(): void {
     if (this.#state !== 'running') return;
@@ -247,8 +289,7 @@ export class Cyclon implements MembershipStrategy {
     for (const { data } of this.#view.entries()) data.age = Math.min(data.age + 1, MAX_AGE);
     this.#links.onRound();
     this.#startShuffle();
-    this.#healer.maybeHeal();
-    this.#armRound();
+    this.#repair.maybeHeal();
   }
 
   /** Steps 2-3 of the paper: the oldest entry leaves the view and gets our Shuffle. */
@@ -263,30 +304,44 @@ export class Cyclon implements MembershipStrategy {
       ...(self.port !== 0 ? [{ node: self, age: 0 }] : []),
       ...others.map(toEntry),
     ];
-    const pending: PendingShuffle = { target: oldest.info, sent: new Set(others.map((e) => e.info.id)) };
+    const pending: PendingShuffle = {
+      target: oldest.info,
+      entries,
+      sent: new Set(others.map((e) => e.info.id)),
+      isSent: false,
+      timer: new Timer(this.#ctx.clock, () => {
+        if (this.#pending === pending) this.#timeoutPending('no reply in time');
+      }),
+    };
     this.#pending = pending;
-    void this.#background(this.#sendShuffle(pending, entries), 'shuffle');
+    const reach = this.#links.reach(oldest.info);
+    if (reach === 'linked') this.#sendShuffle(pending);
+    else if (reach === 'refused') this.#timeoutPending('target unreachable');
   }
 
-  async #sendShuffle(pending: PendingShuffle, entries: PeerEntry[]): Promise<void> {
-    const link = await this.#links.reach(pending.target);
-    // Superseded by the next round, or stopped, while dialling.
-    if (this.#pending !== pending) return;
+  /** A reach settled: the Shuffle waiting on that address goes out, or its target is unreachable. */
+  #maybeSendPendingShuffle(address: Address): void {
+    const pending = this.#pending;
+    if (!pending || pending.isSent || addressKey(pending.target) !== addressKey(address)) return;
+    if (this.#ctx.isLinked(pending.target.id)) this.#sendShuffle(pending);
+    else this.#timeoutPending('target unreachable');
+  }
+
+  #sendShuffle(pending: PendingShuffle): void {
+    const { target, entries } = pending;
     const shuffle = { origin: this.#ctx.self, entries, ttl: 0 };
-    if (!link || !link.send({ shuffle })) return this.#timeoutPending('target unreachable');
+    if (!this.#ctx.send(target.id, { shuffle })) return this.#timeoutPending('target unreachable');
     this.#counters.shuffles++;
-    this.#links.touch(link);
-    pending.sentOn = link;
-    pending.timer = this.#ctx.clock.schedule(this.#config.shortLivedIdleMs, () => {
-      if (this.#pending === pending) this.#timeoutPending('no reply in time');
-    });
+    this.#links.touch(target.id);
+    pending.isSent = true;
+    pending.timer.start(this.#config.shortLivedIdleMs);
   }
 
   /** Q did not answer: it simply stays out of the view (the paper's only failure detection). */
   #timeoutPending(why: string): void {
     const pending = this.#pending;
     if (!pending) return;
-    pending.timer?.cancel();
+    pending.timer.stop();
     this.#pending = undefined;
     this.#counters.shuffleTimeouts++;
     this.#log.debug({ ...peerFields(pending.target), why }, 'shuffle unanswered: target stays removed');
@@ -308,45 +363,47 @@ export class Cyclon implements MembershipStrategy {
    * Join on one link is answered again: it is a node whose view emptied, rejoining (and it
    * costs no more than a Shuffle, which anyone may send too).
    */
-  #onJoin(link: PeerLink): void {
+  #onJoin(from: string): void {
     this.#counters.joins++;
-    const reply = this.#view.randomEntries(this.#ctx.random, this.#config.maxEntriesPerMessage, link.id);
-    link.send({ shuffleReply: { entries: reply.map(toEntry) } });
-    this.#admit(link.peer);
+    const reply = this.#view.randomEntries(this.#ctx.random, this.#config.maxEntriesPerMessage, from);
+    this.#ctx.send(from, { shuffleReply: { entries: reply.map(toEntry) } });
+    const peer = this.#links.peerOf(from);
+    if (peer) this.#admit(peer);
   }
 
   /** Q's side of a shuffle: answer on the same link, then merge, replacing what we answered. */
-  #onShuffle(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimit(this.#ctx, link, entries, 'shuffle')) return;
+  #onShuffle(from: string, entries: readonly PeerEntry[]): void {
+    if (isOverEntryLimitFrom(this.#ctx, from, entries, 'shuffle')) return;
     this.#counters.shufflesReceived++;
-    const reply = this.#view.randomEntries(this.#ctx.random, this.#config.cyclonShuffleLength, link.id);
-    if (link.send({ shuffleReply: { entries: reply.map(toEntry) } })) this.#counters.shuffleReplies++;
-    this.#merge(link, entries, new Set(reply.map((entry) => entry.info.id)));
+    const reply = this.#view.randomEntries(this.#ctx.random, this.#config.cyclonShuffleLength, from);
+    if (this.#ctx.send(from, { shuffleReply: { entries: reply.map(toEntry) } }))
+      this.#counters.shuffleReplies++;
+    this.#merge(from, entries, new Set(reply.map((entry) => entry.info.id)));
   }
 
-  #onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimit(this.#ctx, link, entries, 'shuffleReply')) return;
-    if (this.#awaitingJoinReply.delete(link)) {
+  #onShuffleReply(from: string, entries: readonly PeerEntry[]): void {
+    if (isOverEntryLimitFrom(this.#ctx, from, entries, 'shuffleReply')) return;
+    if (this.#expectingJoinReply.delete(from)) {
       this.#counters.shuffleRepliesReceived++;
-      return this.#merge(link, entries, new Set());
+      return this.#merge(from, entries, new Set());
     }
     const pending = this.#pending;
     // One reply per Shuffle, from its target: unsolicited entries could flood the view.
-    if (!pending?.sentOn || pending.target.id !== link.id) {
+    if (!pending?.isSent || pending.target.id !== from) {
       return this.#ctx.countDrop('shuffleReply-unsolicited');
     }
-    pending.timer?.cancel();
+    pending.timer.stop();
     this.#pending = undefined;
     this.#counters.shuffleRepliesReceived++;
-    this.#merge(link, entries, pending.sent);
+    this.#merge(from, entries, pending.sent);
   }
 
   /** A graceful exit (docs/protocol.md section 6): the one way out of the view besides shuffles. */
-  #onLeave(link: PeerLink): void {
+  #onLeave(from: string): void {
     this.#counters.leavesReceived++;
-    this.#removeEntry(link.id, 'leave');
-    this.#links.forget(link);
-    link.close();
+    this.#removeEntry(from, 'leave');
+    this.#links.forget(from);
+    this.#ctx.disconnect(from);
   }
 
   // --- the view -------------------------------------------------------------------------
@@ -356,14 +413,15 @@ export class Cyclon implements MembershipStrategy {
    * of the entries in `sentIds`; the rest is discarded. Received entries keep their ages; the
    * sender's own entry is replaced by the NodeInfo it authenticated with.
    */
-  #merge(link: PeerLink, entries: readonly PeerEntry[], sentIds: ReadonlySet<string>): void {
+  #merge(from: string, entries: readonly PeerEntry[], sentIds: ReadonlySet<string>): void {
+    const sender = this.#links.peerOf(from);
     const ages = new Map<string, number>();
     const nodes = entries.map((entry) => {
-      const node = entry.node?.id === link.id ? link.peer : entry.node;
+      const node = sender && entry.node?.id === from ? sender : entry.node;
       if (node && !ages.has(node.id)) ages.set(node.id, Math.min(entry.age, MAX_AGE));
       return node;
     });
-    const before = new Map(this.#view.entries().map((entry) => [entry.info.id, entry]));
+    const before = new Map(this.#view.entries().map((entry) => [entry.info.id, entry.info]));
     mergeEntries(nodes, {
       passive: this.#view,
       selfId: this.#ctx.self.id,
@@ -371,22 +429,15 @@ export class Cyclon implements MembershipStrategy {
       sentIds,
       random: this.#ctx.random,
       evictUnsent: false,
-      // An entry evicted and re-added by the same merge keeps its peer object: no event churn.
-      fresh: (node) => ({
-        age: ages.get(node.id) ?? 0,
-        peer: before.get(node.id)?.data.peer ?? this.#links.peer(node),
-      }),
+      fresh: (node) => ({ age: ages.get(node.id) ?? 0 }),
       onRefused: (reason) => {
         if (reason === 'invalid' || reason === 'unreachable') this.#ctx.countDrop(`entry-${reason}`);
         this.#counters.entriesRefused++;
       },
     });
-    for (const [id, entry] of before) {
-      if (this.#view.has(id)) continue;
-      entry.data.peer.retire();
-      this.#ctx.peerDown(entry.info, 'evicted');
-    }
-    for (const { info, data } of this.#view.entries()) if (!before.has(info.id)) this.#ctx.peerUp(data.peer);
+    // An entry evicted and re-added by the same merge stays up: no event churn.
+    for (const [id, info] of before) if (!this.#view.has(id)) this.#ctx.peerDown(info, 'evicted');
+    for (const info of this.#view.infos()) if (!before.has(info.id)) this.#ctx.peerUp(info);
   }
 
   /** A joiner or a seed enters at age 0 (an entry already present is refreshed to 0). */
@@ -406,44 +457,49 @@ export class Cyclon implements MembershipStrategy {
       this.#removeEntry(oldest.info.id, 'evicted');
       this.#counters.evictions++;
     }
-    const peer = this.#links.peer(info);
-    if (this.#view.add(info, { age: 0, peer }) === 'added') this.#ctx.peerUp(peer);
+    if (this.#view.add(info, { age: 0 }) === 'added') this.#ctx.peerUp(info);
   }
 
   #removeEntry(id: string, reason: PeerDownReason): void {
     const entry = this.#view.remove(id);
-    if (!entry) return;
-    entry.data.peer.retire();
-    this.#ctx.peerDown(entry.info, reason);
+    if (entry) this.#ctx.peerDown(entry.info, reason);
   }
 
   // --- joining --------------------------------------------------------------------------
 
-  #joinThroughSeeds(): Promise<boolean> {
-    return this.#seeds.joinFirst(
-      (seed) => this.#joinVia(seed),
-      () => this.#stopped,
-    );
+  /** One attempt of the rejoin loop: a walk over the seeds, in order, until one takes the Join. */
+  #beginSeedWalk(): AttemptOutcome | 'pending' {
+    const seed = this.#contacts.begin();
+    if (!seed) return 'idle';
+    this.#dials.dial(seed, { kind: 'join', isWalk: true });
+    return 'pending';
   }
 
-  /** Dials a contact, sends Join and puts the contact in the view; its reply fills the rest. */
-  async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#seeds.dial(seed);
-    if (this.#stopped || !link || !link.send({ join: {} })) return false;
+  #onJoinDialed(address: Address, peerId: string | undefined, isWalk: boolean): void {
+    const isJoined = peerId !== undefined && this.#sendJoin(address, peerId);
+    if (!isWalk) {
+      if (!isJoined) this.#log.warn({ seed: formatAddress(address) }, 'contact unreachable');
+      return;
+    }
+    if (isJoined) {
+      this.#contacts.end();
+      return this.#repair.finish('success');
+    }
+    const next = this.#contacts.next();
+    if (next) this.#dials.dial(next, { kind: 'join', isWalk: true });
+    else this.#repair.finish('failure');
+  }
+
+  /** Sends Join to the peer a seed's address reached and puts it in the view; its reply fills the rest. */
+  #sendJoin(seed: Address, peerId: string): boolean {
+    const peer = this.#links.peerOf(peerId);
+    if (!peer || peerId === this.#ctx.self.id || !this.#ctx.send(peerId, { join: {} })) return false;
     this.#counters.joinsSent++;
-    this.#links.touch(link);
-    this.#awaitingJoinReply.add(link);
-    this.#admit(link.peer);
-    this.#log.debug({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'join sent');
-    return this.#view.has(link.id);
-  }
-
-  /** Callbacks must not throw nor leave rejections behind (strategy.ts): log, never rethrow. */
-  #background(work: Promise<unknown>, what: string): Promise<void> {
-    return work.then(
-      () => undefined,
-      (err: unknown) => this.#log.warn({ err }, `${what} failed`),
-    );
+    this.#links.touch(peerId);
+    this.#expectingJoinReply.add(peerId);
+    this.#admit(peer);
+    this.#log.debug({ ...peerFields(peer), seed: formatAddress(seed) }, 'join sent');
+    return this.#view.has(peerId);
   }
 }
 
