@@ -15,7 +15,7 @@ import type { SignatureChecker } from '../crypto/signatures.js';
 import type { LinkCloseReason } from '../membership/strategy.js';
 import type { Envelope, ErrorCodeName, Message, NodeInfo } from '../proto/messages.js';
 import type { Connection, Transport } from '../transport/transport.js';
-import { Timer, type Clock, type Scheduled } from '../utils/clock.js';
+import type { Clock, Scheduled } from '../utils/clock.js';
 import { KeyedRate } from '../utils/keyed-rate.js';
 import type { Logger } from '../utils/logger.js';
 import type { Random } from '../utils/random.js';
@@ -23,6 +23,7 @@ import { Admission } from './admission.js';
 import { DialBackoff } from './dial-backoff.js';
 import { LinkBudgets, type BudgetName } from './link-budget.js';
 import { Link, type Refusal } from './link.js';
+import { ShortLived } from './short-lived.js';
 import type { LinkSecurity } from './link-security.js';
 
 /**
@@ -87,9 +88,7 @@ interface LinkRecord {
   /** The dial waiting on this link's handshake. */
   onReady: ((link: Link | undefined) => void) | undefined;
   /** Closes the link when it carries no data and stays idle; made on first use. */
-  idle: Timer | undefined;
-  /** When the link became short-lived, for its absolute lifetime. */
-  shortLivedSince: number | undefined;
+  idle: ShortLived | undefined;
   readonly budgets: LinkBudgets;
 }
 
@@ -211,8 +210,7 @@ export class Connections {
     const link = this.#byPeer.get(peerId);
     const record = link && this.#records.get(link);
     if (!record) return;
-    record.idle?.stop();
-    record.shortLivedSince = undefined;
+    record.idle?.claim();
   }
 
   /** The peer left the data set: its link, if still open, is short-lived again. */
@@ -345,7 +343,6 @@ export class Connections {
       standing: 'handshaking',
       onReady: undefined,
       idle: undefined,
-      shortLivedSince: undefined,
       budgets: new LinkBudgets(clock, config),
     });
     this.#live++;
@@ -496,21 +493,14 @@ export class Connections {
     if (!this.isDataLink(link)) this.#armIdle(link);
   }
 
-  /**
-   * Short-lived connections close after `shortLivedIdleMs` without traffic (section 4), and in
-   * any case `shortLivedMaxMs` after they opened.
-   */
+  /** Keeps a link that carries no data short-lived (short-lived.ts). */
   #armIdle(link: Link): void {
     const record = this.#records.get(link);
     if (!record || record.standing === 'closed') return;
-    record.idle ??= new Timer(this.#clock, () => {
+    record.idle ??= new ShortLived(this.#clock, this.#config, () => {
       if (this.#session && !this.isDataLink(link)) link.close();
     });
-    // Idle time restarts with every message, the absolute lifetime does not.
-    const now = this.#clock.now();
-    record.shortLivedSince ??= now;
-    const lifeLeftMs = this.#config.shortLivedMaxMs - (now - record.shortLivedSince);
-    record.idle.start(Math.max(0, Math.min(this.#config.shortLivedIdleMs, lifeLeftMs)));
+    record.idle.arm();
   }
 
   #onClosed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
