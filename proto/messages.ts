@@ -171,6 +171,16 @@ export function envelopeKind(envelope: Envelope): EnvelopeKind {
 }
 
 /**
+ * The typed Message of an Envelope built in this process, as a receiver would decode it: for the
+ * simulator, which hands messages between nodes without encoding them.
+ */
+export function messageOf(envelope: Envelope): Message {
+  const kind = envelopeKind(envelope);
+  const body = (envelope as Record<string, unknown>)[kind];
+  return { kind, body, envelope } as unknown as Message;
+}
+
+/**
  * Decodes one frame body into a typed Message: the one place that looks inside protobufjs's
  * decoded object. Never throws; an Envelope without a body is refused here.
  */

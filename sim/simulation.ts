@@ -1,0 +1,313 @@
+/**
+ * A discrete-event simulation of many nodes that drives the protocol core directly: the same
+ * membership state machines the node runs, fed the same validated message objects, with no
+ * socket, no handshake, no codec and no crypto. One `SimClock` orders every event.
+ *
+ * What it keeps of the node (link/connections.ts), and how it simplifies:
+ * - a dial takes one round trip, then the link is up at both ends (listener first), then the
+ *   dialler hears `onDialed`; a dial to an address where no live node listens fails after one
+ *   round trip; a dial to a peer already linked is answered by that link;
+ * - one link per pair of nodes: a second dial between them shares the first, so the duplicate
+ *   contests of docs/protocol.md section 3 never arise (the memory transport, with the whole
+ *   node, is the reference for those);
+ * - messages keep their order per direction and take the link's latency (network.ts); a closed
+ *   link delivers what was sent before the close, then reports the close to the other end;
+ * - a link that carries no data at one end is short-lived there, by the node's own rule
+ *   (link/short-lived.ts);
+ * - a membership message passes the node's own checks (link/membership-rules.ts) first;
+ * - a node killed without Leave: its peers see its links close after the detection delay.
+ */
+import { formatAddress, resolveConfig, type Address, type NodeConfig } from '../config.js';
+import { MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
+import { ShortLived } from '../link/short-lived.js';
+import { isMembershipMessage } from '../peer-table.js';
+import type {
+  LinkCloseReason,
+  MembershipContext,
+  MembershipFactory,
+  MembershipStrategy,
+  PeerDownReason,
+} from '../membership/strategy.js';
+import {
+  messageOf,
+  type Envelope,
+  type ErrorCodeName,
+  type Message,
+  type NodeInfo,
+} from '../proto/messages.js';
+import { silentLogger, type Logger } from '../utils/logger.js';
+import { seededRandom, type Random } from '../utils/random.js';
+import { SimClock } from '../utils/sim-clock.js';
+import { uniformNetwork, type NetworkModel } from './network.js';
+
+/** The purposes that each get their own seeded random stream (see `streamSeed`). */
+export type RandomPurpose = 'membership' | 'broadcast' | 'traffic' | 'failures' | 'network';
+
+const PURPOSES: readonly RandomPurpose[] = ['membership', 'broadcast', 'traffic', 'failures', 'network'];
+
+/** The seed of one stream: a run's seed, a purpose, and (for per-node streams) a node's index. */
+export function streamSeed(seed: number, purpose: RandomPurpose, index = 0): number {
+  return (
+    (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(PURPOSES.indexOf(purpose) + 1, 0x85ebca6b) ^ index) >>> 0
+  );
+}
+
+export interface SimulationOptions {
+  seed: number;
+  config?: Partial<NodeConfig>;
+  network?: NetworkModel;
+  logger?: Logger;
+}
+
+export interface PeerEvent {
+  atMs: number;
+  node: string;
+  peer: string;
+  up: boolean;
+  reason?: PeerDownReason;
+}
+
+/** One end of a link: what one node knows of it. */
+interface LinkEnd {
+  readonly peer: SimNode;
+  readonly role: 'dialer' | 'listener';
+  /** This end's latency toward the peer. */
+  readonly latencyMs: number;
+  /** When the last message this end sent arrives, for FIFO order. */
+  lastArrivalMs: number;
+  isOpen: boolean;
+  readonly idle: ShortLived;
+}
+
+export class SimNode {
+  readonly links = new Map<string, LinkEnd>();
+  readonly strategy: MembershipStrategy;
+  isAlive = true;
+  /** Dials in flight, by address key: how many callers wait on each. */
+  readonly dials = new Map<string, number>();
+  readonly drops = new Map<string, number>();
+
+  constructor(
+    readonly info: NodeInfo,
+    readonly index: number,
+    readonly sim: Simulation,
+    factory: MembershipFactory,
+    random: Random,
+  ) {
+    const context: MembershipContext = {
+      self: info,
+      config: sim.config,
+      clock: sim.clock,
+      random,
+      log: sim.logger,
+      send: (peerId, envelope) => sim.send(this, peerId, envelope),
+      dial: (address) => sim.dial(this, address),
+      disconnect: (peerId, code) => sim.disconnect(this, peerId, code),
+      isLinked: (peerId) => this.links.get(peerId)?.isOpen ?? false,
+      peerUp: (peer) => sim.onPeerUp(this, peer),
+      peerDown: (peer, reason) => sim.onPeerDown(this, peer, reason),
+      countDrop: (reason) => this.count(reason),
+    };
+    this.strategy = factory(context);
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get address(): Address {
+    return { host: this.info.host, port: this.info.port };
+  }
+
+  count(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+}
+
+export class Simulation {
+  readonly clock = new SimClock();
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly nodes: SimNode[] = [];
+  readonly peerEvents: PeerEvent[] = [];
+  readonly #seed: number;
+  readonly #network: NetworkModel;
+  readonly #networkRandom: Random;
+  readonly #byAddress = new Map<string, SimNode>();
+  readonly #byId = new Map<string, SimNode>();
+
+  constructor(options: SimulationOptions) {
+    this.#seed = options.seed;
+    this.config = resolveConfig(options.config ?? {});
+    this.logger = options.logger ?? silentLogger();
+    this.#network = options.network ?? uniformNetwork();
+    this.#networkRandom = seededRandom(streamSeed(options.seed, 'network'));
+  }
+
+  /** Adds a node with `info` (its address must be free) running the strategy of `factory`. */
+  add(info: NodeInfo, factory: MembershipFactory): SimNode {
+    const key = formatAddress(info);
+    if (this.#byAddress.get(key)?.isAlive) throw new Error(`address ${key} is taken`);
+    const index = this.nodes.length;
+    const node = new SimNode(
+      info,
+      index,
+      this,
+      factory,
+      seededRandom(streamSeed(this.#seed, 'membership', index)),
+    );
+    this.nodes.push(node);
+    this.#byAddress.set(key, node);
+    this.#byId.set(info.id, node);
+    return node;
+  }
+
+  node(id: string): SimNode | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Runs every event due within `ms` of virtual time. */
+  run(ms: number): void {
+    this.clock.advance(ms);
+  }
+
+  /** Runs events until `predicate` holds or `limitMs` passed; whether it held. */
+  runUntil(predicate: () => boolean, limitMs: number): boolean {
+    return this.clock.runUntil(predicate, limitMs);
+  }
+
+  /** Dies without Leave: nothing more is sent or received; its peers see the close after the detection delay. */
+  kill(node: SimNode): void {
+    if (!node.isAlive) return;
+    node.isAlive = false;
+    for (const [peerId, end] of node.links) {
+      node.links.delete(peerId);
+      end.idle.stop();
+      const delay = this.#network.killDetectionMs ?? end.latencyMs;
+      this.clock.schedule(delay, () => this.#closeEnd(end.peer, node.id, 'closed'));
+    }
+  }
+
+  /** Leaves gracefully: the strategy says goodbye, what it queued arrives, then every link closes. */
+  leave(node: SimNode): void {
+    if (!node.isAlive) return;
+    node.strategy.stop();
+    for (const peerId of [...node.links.keys()]) this.disconnect(node, peerId);
+    node.isAlive = false;
+  }
+
+  // --- what a node's strategy asks for ---------------------------------------------------
+
+  send(from: SimNode, peerId: string, envelope: Envelope): boolean {
+    const end = from.links.get(peerId);
+    if (!from.isAlive || !end?.isOpen) return false;
+    const at = Math.max(this.clock.now() + end.latencyMs, end.lastArrivalMs);
+    end.lastArrivalMs = at;
+    if (this.#network.lossRate > 0 && this.#networkRandom.float() < this.#network.lossRate) return true;
+    const message = messageOf(envelope);
+    this.clock.schedule(at - this.clock.now(), () => this.#deliver(end.peer, from, message));
+    return true;
+  }
+
+  dial(from: SimNode, address: Address): void {
+    const key = formatAddress(address);
+    const target = this.#byAddress.get(key);
+    if (target && from.links.get(target.id)?.isOpen) {
+      this.clock.schedule(0, () => this.#dialed(from, address, target));
+      return;
+    }
+    const waiting = from.dials.get(key) ?? 0;
+    from.dials.set(key, waiting + 1);
+    if (waiting > 0) return;
+    const roundTripMs = 2 * this.#network.latencyMs(this.#networkRandom);
+    this.clock.schedule(roundTripMs, () => this.#completeDial(from, address, key));
+  }
+
+  /** Closes the link from this end: this end hears it at once, the peer after what was sent. */
+  disconnect(from: SimNode, peerId: string, _code?: ErrorCodeName): void {
+    const end = from.links.get(peerId);
+    if (!end?.isOpen) return;
+    const arrival = Math.max(this.clock.now() + end.latencyMs, end.lastArrivalMs);
+    this.#closeEnd(from, peerId, 'local');
+    this.clock.schedule(arrival - this.clock.now(), () => this.#closeEnd(end.peer, from.id, 'closed'));
+  }
+
+  onPeerUp(node: SimNode, peer: NodeInfo): void {
+    node.links.get(peer.id)?.idle.claim();
+    this.peerEvents.push({ atMs: this.clock.now(), node: node.id, peer: peer.id, up: true });
+  }
+
+  onPeerDown(node: SimNode, peer: NodeInfo, reason: PeerDownReason): void {
+    this.peerEvents.push({ atMs: this.clock.now(), node: node.id, peer: peer.id, up: false, reason });
+    const end = node.links.get(peer.id);
+    if (end?.isOpen && !node.strategy.isDataPeer(peer.id)) end.idle.arm();
+  }
+
+  // --- events ---------------------------------------------------------------------------
+
+  #completeDial(from: SimNode, address: Address, key: string): void {
+    const waiting = from.dials.get(key) ?? 0;
+    from.dials.delete(key);
+    if (!from.isAlive) return;
+    const target = this.#byAddress.get(key);
+    if (!target?.isAlive || target === from) {
+      for (let i = 0; i < waiting; i++) from.strategy.onDialFailed(address);
+      return;
+    }
+    if (!from.links.get(target.id)?.isOpen) this.#openLink(from, target);
+    for (let i = 0; i < waiting; i++) this.#dialed(from, address, target);
+  }
+
+  #dialed(from: SimNode, address: Address, target: SimNode): void {
+    if (from.isAlive) from.strategy.onDialed(address, target.id);
+  }
+
+  #openLink(dialer: SimNode, listener: SimNode): void {
+    const toListener = this.#network.latencyMs(this.#networkRandom);
+    const toDialer = this.#network.latencyMs(this.#networkRandom);
+    const listenerEnd = this.#newEnd(listener, dialer, 'listener', toDialer);
+    const dialerEnd = this.#newEnd(dialer, listener, 'dialer', toListener);
+    listener.links.set(dialer.id, listenerEnd);
+    dialer.links.set(listener.id, dialerEnd);
+    this.#linkUp(listener, dialer, 'listener');
+    this.#linkUp(dialer, listener, 'dialer');
+  }
+
+  #newEnd(owner: SimNode, peer: SimNode, role: 'dialer' | 'listener', latencyMs: number): LinkEnd {
+    const idle = new ShortLived(this.clock, this.config, () => {
+      if (owner.isAlive && !owner.strategy.isDataPeer(peer.id)) this.disconnect(owner, peer.id);
+    });
+    return { peer, role, latencyMs, lastArrivalMs: 0, isOpen: true, idle };
+  }
+
+  #linkUp(node: SimNode, peer: SimNode, role: 'dialer' | 'listener'): void {
+    const end = node.links.get(peer.id);
+    if (!end?.isOpen || !node.isAlive) return;
+    node.strategy.onLinkUp({ peer: peer.info, role, remoteHost: peer.info.host, replaces: false });
+    if (end.isOpen && !node.strategy.isDataPeer(peer.id)) end.idle.arm();
+  }
+
+  #closeEnd(node: SimNode, peerId: string, reason: LinkCloseReason): void {
+    const end = node.links.get(peerId);
+    if (!end?.isOpen) return;
+    end.isOpen = false;
+    end.idle.stop();
+    node.links.delete(peerId);
+    if (node.isAlive) node.strategy.onLinkDown(peerId, reason);
+  }
+
+  #deliver(to: SimNode, from: SimNode, message: Message): void {
+    const end = to.links.get(from.id);
+    if (!to.isAlive || !end?.isOpen) return;
+    if (!isMembershipMessage(message)) return to.count(`${message.kind}-unhandled`);
+    if (!to.strategy.isDataPeer(from.id)) end.idle.arm();
+    const verdict = checkMembershipMessage(message, this.config.maxEntriesPerMessage);
+    if (!verdict.ok) {
+      to.count(verdict.counter);
+      const action = MEMBERSHIP_RULES[verdict.problem];
+      if (action !== 'drop') this.disconnect(to, from.id, action.close);
+      return;
+    }
+    to.strategy.onMessage(from.id, message);
+  }
+}
