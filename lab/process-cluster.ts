@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { NodeConfig } from '../config.js';
 import { formatAddress } from '../config.js';
-import { kebab } from '../cli/args.js';
-import { NETWORK_KEY_ENV } from '../cli/network-key.js';
+import { kebab } from '../config-flags.js';
+import { NETWORK_KEY_ENV } from '../crypto/network-key.js';
 import type { Cluster, ClusterOptions, LabNode } from './cluster.js';
 import type { Driver } from './driver.js';
 

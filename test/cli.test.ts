@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { killAll, runCli, startCli, type CliProcess, type JsonEvent } from './helpers/cli-process.js';
+import { membershipNames, routerNames } from '../strategies.js';
 
 afterEach(() => killAll());
 
@@ -286,6 +287,11 @@ describe('p2pchat usage', () => {
     }
     expect(usage).toContain('--active-size');
     expect(usage).toContain('/msg TARGET TEXT');
+    // Every registered strategy is listed, read from the registries rather than a copy.
+    expect(cli.lines).toContain(`  --membership: ${membershipNames().join(', ')} (default hyparview)`);
+    expect(cli.lines).toContain(`  --router: ${routerNames().join(', ')} (default flood)`);
+    expect(membershipNames()).toEqual(expect.arrayContaining(['hyparview', 'cyclon', 'full', 'static']));
+    expect(routerNames()).toEqual(expect.arrayContaining(['flood', 'gossip', 'plumtree']));
     expect(cli.stderr).toBe('');
   });
 

@@ -10,7 +10,7 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAll, runCli, startCli, type CliProcess, type JsonEvent } from './helpers/cli-process.js';
-import { resolveNetworkKey } from '../cli/network-key.js';
+import { resolveNetworkKey } from '../crypto/network-key.js';
 import { childEnv, configFlags } from '../lab/process-cluster.js';
 
 afterEach(() => killAll());
