@@ -7,6 +7,7 @@
  * the lab runs this same class over TCP, child processes, or memory under a simulated clock.
  */
 import { EventEmitter } from 'node:events';
+import type { NodeEvents, PeerSummary } from './events.js';
 import { formatAddress, isWildcardHost, resolveConfig, type Address, type NodeConfig } from './config.js';
 import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
@@ -29,19 +30,15 @@ import type {
 } from './membership/strategy.js';
 import { createPeerTable, isMembershipMessage } from './peer-table.js';
 import type { Envelope, ErrorCodeName, IdList, Message, NodeInfo } from './proto/messages.js';
-import {
-  Router,
-  type DeliveredMessage,
-  type ReceiptEvent,
-  type RouterObservation,
-  type RoutedProblem,
-} from './router.js';
+import { Router, type RouterObservation, type RoutedProblem } from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Connection, Listener, Transport } from './transport/transport.js';
 import { Timer, systemClock, type Clock, type Scheduled } from './utils/clock.js';
 import { KeyedRate } from './utils/keyed-rate.js';
 import { silentLogger, type Logger } from './utils/logger.js';
 import { cryptoRandom, type Random } from './utils/random.js';
+
+export * from './events.js';
 
 export interface NodeDependencies {
   transport?: Transport;
@@ -56,31 +53,6 @@ export interface NodeDependencies {
   signatures?: SignatureChecker;
   /** The links' crypto. Default `sealedLinks`; only the lab's own simulated nodes use another. */
   linkSecurity?: LinkSecurity;
-}
-
-export interface PeerSummary {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-}
-
-export interface SentEvent {
-  id: string;
-  to: string | null;
-  room: string | null;
-  text: string;
-}
-
-/** Typed events. Listeners run synchronously on the node's event loop and must not block. */
-export interface NodeEvents {
-  ready: [PeerSummary];
-  'peer:up': [PeerSummary];
-  'peer:down': [{ id: string; reason: PeerDownReason }];
-  message: [DeliveredMessage];
-  sent: [SentEvent];
-  receipt: [ReceiptEvent];
-  'receipt:missing': [{ messageId: string; to: string }];
 }
 
 /**
