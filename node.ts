@@ -9,6 +9,7 @@
  * the lab runs this same class over TCP, child processes, or memory under a simulated clock.
  */
 import { EventEmitter } from 'node:events';
+import type { NodeEvents, PeerSummary } from './events.js';
 import { formatAddress, resolveConfig, type Address, type NodeConfig } from './config.js';
 import { describeNode, type Identity } from './crypto/identity.js';
 import { loadOrCreateIdentity } from './crypto/identity-store.js';
@@ -27,12 +28,14 @@ import type {
 } from './membership/strategy.js';
 import { createPeerTable } from './peer-table.js';
 import type { Envelope, NodeInfo } from './proto/messages.js';
-import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from './router.js';
+import { Router, type RouterObservation } from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Listener, Transport } from './transport/transport.js';
 import { systemClock, type Clock } from './utils/clock.js';
 import { silentLogger, type Logger } from './utils/logger.js';
 import { cryptoRandom, type Random } from './utils/random.js';
+
+export * from './events.js';
 
 export interface NodeDependencies {
   transport?: Transport;
@@ -47,31 +50,6 @@ export interface NodeDependencies {
   signatures?: SignatureChecker;
   /** The links' crypto. Default `sealedLinks`; only the lab's own simulated nodes use another. */
   linkSecurity?: LinkSecurity;
-}
-
-export interface PeerSummary {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-}
-
-export interface SentEvent {
-  id: string;
-  to: string | null;
-  room: string | null;
-  text: string;
-}
-
-/** Typed events. Listeners run synchronously on the node's event loop and must not block. */
-export interface NodeEvents {
-  ready: [PeerSummary];
-  'peer:up': [PeerSummary];
-  'peer:down': [{ id: string; reason: PeerDownReason }];
-  message: [DeliveredMessage];
-  sent: [SentEvent];
-  receipt: [ReceiptEvent];
-  'receipt:missing': [{ messageId: string; to: string }];
 }
 
 interface Running {

@@ -49,7 +49,6 @@ import {
   type RoutedProblem,
 } from './router-rules.js';
 import {
-  bump,
   messageKey,
   type BroadcastStrategy,
   type ControlBody,
@@ -57,6 +56,7 @@ import {
   type MessageRef,
 } from './broadcast/strategy.js';
 import type { Clock, Scheduled } from './utils/clock.js';
+import { Counters } from './utils/counters.js';
 import type { Random } from './utils/random.js';
 import type { Logger } from './utils/logger.js';
 import { KeyedRate } from './utils/keyed-rate.js';
@@ -180,7 +180,7 @@ export class Router {
   readonly #pendingReceipts = new Map<string, PendingReceipt>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
-  readonly #counters: Record<string, number> = {};
+  readonly #counters = routerCounters();
   /** Texts accepted per origin. Relays allow twice the burst that an origin allows itself, so
    *  network jitter bunching an honest sender's messages never pushes them over. */
   readonly #originRate: KeyedRate;
@@ -217,7 +217,6 @@ export class Router {
     this.#originRate = new KeyedRate(clock, originTextsPerSecond, 2 * originTextsBurst, routeCacheSize);
     this.#ownRate = new TokenBucket(clock, originTextsPerSecond, originTextsBurst);
     this.#newId = customRandom(urlAlphabet, NANOID_CHARS, (size) => context.random.bytes(size));
-    this.#initCounters();
     this.#strategy = createBroadcastStrategy(this.#config.router, {
       selfId: context.self.id,
       config: this.#config,
@@ -253,7 +252,7 @@ export class Router {
     const timer = clock.schedule(timeoutMs, () => {
       this.#pendingReceipts.get(id)?.fallback?.cancel();
       this.#pendingReceipts.delete(id);
-      bump(this.#counters, 'receiptTimeouts');
+      this.#counters.increment('receiptTimeouts');
       this.#context.receiptMissing({ messageId: id, to });
     });
     const fallback =
@@ -270,11 +269,11 @@ export class Router {
   #onRouteSilent(messageId: string): void {
     const pending = this.#pendingReceipts.get(messageId);
     if (!pending?.via) return;
-    bump(this.#counters, 'routeFallbacks');
+    this.#counters.increment('routeFallbacks');
     this.#routes.fail(pending.to, pending.via);
     const failed = pending.via;
     pending.via = undefined;
-    bump(this.#counters, 'directFlooded');
+    this.#counters.increment('directFlooded');
     for (const peer of this.#context.dataPeers()) {
       if (peer.id !== failed) this.#sendRouted(peer, pending.ref, pending.routed);
     }
@@ -357,7 +356,7 @@ export class Router {
    */
   stats(): Record<string, number> {
     return {
-      ...this.#counters,
+      ...this.#counters.snapshot(),
       routesKnown: this.routes().length,
       routesConfirmed: this.#routes.entries().filter(([, route]) => route.isConfirmed).length,
       seenEntries: this.#seen.size,
@@ -378,43 +377,6 @@ export class Router {
     }
     this.#pendingReceipts.clear();
     this.#strategy.stop();
-  }
-
-  #initCounters(): void {
-    const names = [
-      'originated',
-      'delivered',
-      'forwarded',
-      'copiesSent',
-      'duplicates',
-      'reforwarded',
-      'ttlExpired',
-      'hopsExceeded',
-      'badSignature',
-      'originRate',
-      'invalidPayload',
-      'controlDropped',
-      'receiptsSent',
-      'receiptsReceived',
-      'receiptsUnmatched',
-      'receiptTimeouts',
-      'directRouted',
-      'directFlooded',
-      'ownUnseen',
-      'outsideWindow',
-      'routeFallbacks',
-    ];
-    for (const name of names) this.#counters[name] = 0;
-    for (const reason of [
-      ...PAYLOAD_PROBLEMS,
-      ...CONTROL_PROBLEMS,
-      ...SENT_AT_PROBLEMS,
-      'hopsExceeded',
-      'badSignature',
-      'originRate',
-    ]) {
-      this.#counters[`drop.${reason}`] = 0;
-    }
   }
 
   /**
@@ -438,7 +400,7 @@ export class Router {
     const ref = { key: messageKey(self.id, id), originId: self.id, id };
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
     this.#seen.remember(ref.key, bytes, signature, this.#config.ttl);
-    if ('text' in content) bump(this.#counters, 'originated');
+    if ('text' in content) this.#counters.increment('originated');
     if (to === '') {
       this.#strategy.onMessage({ ...ref, next: routed }, undefined);
       return { id, ref, routed, via: undefined };
@@ -457,7 +419,7 @@ export class Router {
     this.#routes.learn(ref.originId, from.id, arrival.hops);
     const next = this.#nextCopy(arrival);
     if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
-      bump(this.#counters, 'reforwarded');
+      this.#counters.increment('reforwarded');
       seen.forwardedTtl = next.ttl;
       if (payload.to === '') this.#strategy.onReforward({ ...ref, next }, from.id);
       else this.#forwardDirect(ref, next, payload.to, from.id);
@@ -480,7 +442,7 @@ export class Router {
 
   /** Only broadcasts tell the strategy: a flooded direct message says nothing about its tree. */
   #onDuplicate({ payload, ref, from }: Arrival): void {
-    bump(this.#counters, 'duplicates');
+    this.#counters.increment('duplicates');
     if (payload.to === '') this.#strategy.onDuplicate(ref, from.id);
   }
 
@@ -502,14 +464,14 @@ export class Router {
     if (payload.receipt != null) this.#maybeConfirmByReceipt(payload, origin);
     if (origin.id === this.#context.self.id) {
       // A genuine message of this node it no longer remembers (restart, eviction): not news to it.
-      bump(this.#counters, 'ownUnseen');
+      this.#counters.increment('ownUnseen');
     } else if (this.#isForSelf(payload)) {
       return this.#onDirectForSelf(arrival, origin);
     } else if (payload.to === '' && this.#rooms.has(payload.room || LOBBY)) {
       this.#deliver(arrival, origin, null, payload.room || LOBBY);
     }
     const next = this.#nextCopy(arrival);
-    if (!next) bump(this.#counters, 'ttlExpired');
+    if (!next) this.#counters.increment('ttlExpired');
     entry.forwardedTtl = next?.ttl ?? 0;
     if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from.id);
     else if (next) {
@@ -537,26 +499,26 @@ export class Router {
     if (payload.text != null) {
       this.#deliver(arrival, origin, this.#context.self.id, null);
       this.#originate(origin.id, '', { receipt: { messageId: payload.id } });
-      bump(this.#counters, 'receiptsSent');
+      this.#counters.increment('receiptsSent');
       return;
     }
     const messageId = payload.receipt?.messageId ?? '';
     const pending = this.#pendingReceipts.get(messageId);
     // Only the destination itself may confirm: anyone can sign a Receipt naming our message id.
     if (!pending || pending.to !== origin.id) {
-      bump(this.#counters, 'receiptsUnmatched');
+      this.#counters.increment('receiptsUnmatched');
       return;
     }
     pending.timer.cancel();
     pending.fallback?.cancel();
     this.#pendingReceipts.delete(messageId);
-    bump(this.#counters, 'receiptsReceived');
+    this.#counters.increment('receiptsReceived');
     this.#context.receipt({ messageId, from: origin, hops: arrival.hops });
   }
 
   #deliver(arrival: Arrival, origin: NodeInfo, to: string | null, room: string | null): void {
     const { payload, hops } = arrival;
-    bump(this.#counters, 'delivered');
+    this.#counters.increment('delivered');
     const sentAtMs = sentAtMsOf(payload.sentAtMs);
     const latencyMs = this.#context.clock.now() - sentAtMs;
     const text = payload.text?.body ?? '';
@@ -593,10 +555,10 @@ export class Router {
     const via = this.#routes.get(to)?.via;
     const hop = neighbour ?? peers.find((peer) => peer.id === via);
     if (hop && hop.id !== from && this.#sendRouted(hop, ref, routed)) {
-      bump(this.#counters, 'directRouted');
+      this.#counters.increment('directRouted');
       return neighbour ? undefined : hop.id;
     }
-    bump(this.#counters, 'directFlooded');
+    this.#counters.increment('directFlooded');
     for (const peer of peers) if (peer.id !== from) this.#sendRouted(peer, ref, routed);
     return undefined;
   }
@@ -607,8 +569,8 @@ export class Router {
 
   #sendRouted(peer: DataPeer, ref: MessageRef, routed: Routed): boolean {
     if (!peer.send({ routed })) return false;
-    bump(this.#counters, 'copiesSent');
-    if (ref.originId !== this.#context.self.id) bump(this.#counters, 'forwarded');
+    this.#counters.increment('copiesSent');
+    if (ref.originId !== this.#context.self.id) this.#counters.increment('forwarded');
     this.#context.observe?.({ type: 'send', originId: ref.originId, id: ref.id, toPeer: peer.id });
     return true;
   }
@@ -638,12 +600,12 @@ export class Router {
   }
 
   #drop(reason: DropReason, from: DataPeer): void {
-    bump(this.#counters, `drop.${reason}`);
+    this.#counters.increment(`drop.${reason}`);
     if (reason === 'hopsExceeded' || reason === 'badSignature' || reason === 'originRate')
-      bump(this.#counters, reason);
-    else if (PAYLOAD_PROBLEMS.includes(reason)) bump(this.#counters, 'invalidPayload');
-    else if (SENT_AT_PROBLEMS.includes(reason)) bump(this.#counters, 'outsideWindow');
-    else bump(this.#counters, 'controlDropped');
+      this.#counters.increment(reason);
+    else if (PAYLOAD_PROBLEMS.includes(reason)) this.#counters.increment('invalidPayload');
+    else if (SENT_AT_PROBLEMS.includes(reason)) this.#counters.increment('outsideWindow');
+    else this.#counters.increment('controlDropped');
     this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
   }
 }
@@ -666,4 +628,44 @@ function signedBytesOf(payload: Uint8Array): Buffer {
 
 function checkText(text: string): void {
   if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw new RangeError(`text is over ${MAX_TEXT_BYTES} bytes`);
+}
+
+/** The router's counters, each drop by reason (`drop.<reason>`) among them. */
+const COUNTER_NAMES = [
+  'originated',
+  'delivered',
+  'forwarded',
+  'copiesSent',
+  'duplicates',
+  'reforwarded',
+  'ttlExpired',
+  'hopsExceeded',
+  'badSignature',
+  'originRate',
+  'invalidPayload',
+  'controlDropped',
+  'receiptsSent',
+  'receiptsReceived',
+  'receiptsUnmatched',
+  'receiptTimeouts',
+  'directRouted',
+  'directFlooded',
+  'ownUnseen',
+  'outsideWindow',
+  'routeFallbacks',
+] as const;
+
+type RouterCounter = (typeof COUNTER_NAMES)[number] | `drop.${DropReason}`;
+
+/** Every counter at 0, so `stats()` lists each drop reason before the first drop. */
+function routerCounters(): Counters<RouterCounter> {
+  const drops: DropReason[] = [
+    ...PAYLOAD_PROBLEMS,
+    ...CONTROL_PROBLEMS,
+    ...SENT_AT_PROBLEMS,
+    'hopsExceeded',
+    'badSignature',
+    'originRate',
+  ];
+  return new Counters<RouterCounter>([...COUNTER_NAMES, ...drops.map((reason) => `drop.${reason}` as const)]);
 }

@@ -35,9 +35,9 @@ import { LRUCache } from 'lru-cache';
 import type { DataPeer } from '../membership/legacy-strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import { Timer, type Scheduled } from '../utils/clock.js';
+import { Counters } from '../utils/counters.js';
 import { lruOptions } from '../utils/lru.js';
 import {
-  bump,
   messageKey,
   type BroadcastContext,
   type BroadcastMessage,
@@ -82,19 +82,19 @@ class Plumtree implements BroadcastStrategy {
   readonly #queues = new Map<string, IdList>();
   readonly #flushTimer: Timer;
   #stopped = false;
-  readonly #counters: Record<string, number> = {
-    ihaveSent: 0,
-    ihaveIdsSent: 0,
-    ihaveReceived: 0,
-    ihaveIgnored: 0,
-    graftsSent: 0,
-    graftsReceived: 0,
-    graftAnswers: 0,
-    graftMisses: 0,
-    prunesSent: 0,
-    prunesReceived: 0,
-    prunesSpared: 0,
-  };
+  readonly #counters = new Counters([
+    'ihaveSent',
+    'ihaveIdsSent',
+    'ihaveReceived',
+    'ihaveIgnored',
+    'graftsSent',
+    'graftsReceived',
+    'graftAnswers',
+    'graftMisses',
+    'prunesSent',
+    'prunesReceived',
+    'prunesSpared',
+  ]);
 
   constructor(context: BroadcastContext) {
     this.#context = context;
@@ -142,18 +142,18 @@ class Plumtree implements BroadcastStrategy {
     if (!peer || senders?.has(from)) return;
     senders?.add(from);
     if (this.#isRecentTreeLink(from)) {
-      bump(this.#counters, 'prunesSpared');
+      this.#counters.increment('prunesSpared');
       return;
     }
     // A redundant copy means the link closes a cycle of the eager graph: cut it on both sides.
     this.#lazy.add(from);
-    if (this.#context.sendControl(peer, 'prune', {})) bump(this.#counters, 'prunesSent');
+    if (this.#context.sendControl(peer, 'prune', {})) this.#counters.increment('prunesSent');
   }
 
   onControl(from: DataPeer, kind: ControlKind, body: ControlBody): boolean {
     if (this.#stopped) return true;
     if (kind === 'prune') {
-      bump(this.#counters, 'prunesReceived');
+      this.#counters.increment('prunesReceived');
       this.#lazy.add(from.id);
     } else if (kind === 'ihave') {
       this.#onIHave(from, body as IdList);
@@ -189,7 +189,7 @@ class Plumtree implements BroadcastStrategy {
     const peers = this.#context.dataPeers();
     const lazy = peers.filter((peer) => this.#lazy.has(peer.id)).length;
     return {
-      ...this.#counters,
+      ...this.#counters.snapshot(),
       eagerPeers: peers.length - lazy,
       lazyPeers: lazy,
       missingTracked: this.#missing.size,
@@ -207,7 +207,7 @@ class Plumtree implements BroadcastStrategy {
   }
 
   #onIHave(from: DataPeer, list: IdList): void {
-    bump(this.#counters, 'ihaveReceived');
+    this.#counters.increment('ihaveReceived');
     const { plumtreeCacheSize, plumtreeGraftTimeoutMs } = this.#context.config;
     list.ids.forEach((id, i) => {
       const originId = list.origins[i] ?? '';
@@ -217,7 +217,7 @@ class Plumtree implements BroadcastStrategy {
       if (!missing) {
         // Bounded like the cache: a peer announcing ids that never come cannot grow it further.
         if (this.#missing.size >= plumtreeCacheSize) {
-          bump(this.#counters, 'ihaveIgnored');
+          this.#counters.increment('ihaveIgnored');
           return;
         }
         const timer = this.#context.clock.schedule(plumtreeGraftTimeoutMs, () => this.#onGraftTimer(key));
@@ -243,7 +243,7 @@ class Plumtree implements BroadcastStrategy {
     }
     this.#lazy.delete(announcer.id);
     const body: IdList = { ids: [missing.ref.id], origins: [missing.ref.originId] };
-    if (this.#context.sendControl(announcer, 'graft', body)) bump(this.#counters, 'graftsSent');
+    if (this.#context.sendControl(announcer, 'graft', body)) this.#counters.increment('graftsSent');
     // Should that answer be lost too, the next announcer is asked after another timeout.
     missing.timer = this.#context.clock.schedule(this.#context.config.plumtreeGraftTimeoutMs, () =>
       this.#onGraftTimer(key),
@@ -251,15 +251,15 @@ class Plumtree implements BroadcastStrategy {
   }
 
   #onGraft(from: DataPeer, list: IdList): void {
-    bump(this.#counters, 'graftsReceived');
+    this.#counters.increment('graftsReceived');
     this.#lazy.delete(from.id);
     list.ids.forEach((id, i) => {
       const cached = this.#cache.get(messageKey(list.origins[i] ?? '', id));
       if (!cached?.routed) {
-        bump(this.#counters, 'graftMisses');
+        this.#counters.increment('graftMisses');
         return;
       }
-      if (this.#context.sendRouted(from, cached.ref, cached.routed)) bump(this.#counters, 'graftAnswers');
+      if (this.#context.sendRouted(from, cached.ref, cached.routed)) this.#counters.increment('graftAnswers');
     });
   }
 
@@ -310,8 +310,8 @@ class Plumtree implements BroadcastStrategy {
     const peer = this.#peer(peerId);
     if (!queue || !peer) return;
     if (this.#context.sendControl(peer, 'ihave', queue)) {
-      bump(this.#counters, 'ihaveSent');
-      bump(this.#counters, 'ihaveIdsSent', queue.ids.length);
+      this.#counters.increment('ihaveSent');
+      this.#counters.increment('ihaveIdsSent', queue.ids.length);
     }
   }
 

@@ -104,8 +104,3 @@ export type BroadcastFactory = (context: BroadcastContext) => BroadcastStrategy;
 export function messageKey(originId: string, id: string): string {
   return [originId.length, originId, id].join(':');
 }
-
-/** Adds `by` to a counter of a stats record. */
-export function bump(counters: Record<string, number>, name: string, by = 1): void {
-  counters[name] = (counters[name] ?? 0) + by;
-}

@@ -1,20 +1,13 @@
 /**
- * Command-line flags. One flag per setting of `config.ts`, derived from its key
- * (`activeSize` is `--active-size`), plus the CLI's own flags; values are validated by
- * `resolveConfig`, so the CLI and the library refuse the same things with the same words.
+ * Command-line flags: one flag per setting of `config.ts` (config-flags.ts), plus the CLI's own
+ * flags; values are validated by `resolveConfig`, so the CLI and the library refuse the same
+ * things with the same words.
  */
 import { parseArgs } from 'node:util';
-import {
-  ConfigError,
-  DEFAULTS,
-  parseAddress,
-  resolveConfig,
-  type Address,
-  type NodeConfig,
-} from '../config.js';
-import { broadcastFactoryOf } from '../broadcast/registry.js';
-import { membershipFactoryOf } from '../peer-table.js';
-import { resolveNetworkKey } from './network-key.js';
+import { ConfigError, parseAddress, resolveConfig, type Address, type NodeConfig } from '../config.js';
+import { parseValue, settingFlags } from '../config-flags.js';
+import { checkStrategyNames } from '../strategies.js';
+import { resolveNetworkKey } from '../crypto/network-key.js';
 
 export const BASE_PORT = 9000;
 
@@ -35,41 +28,6 @@ export class UsageError extends Error {
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-/** Settings whose flag is not simply the kebab-case of the key. */
-const ALIASES: Readonly<Record<string, keyof NodeConfig>> = { 'shuffle-ms': 'shuffleIntervalMs' };
-/**
- * Settings set by the CLI's own flags, not by their derived flag. The network key has three
- * sources (network-key.ts), and the lab hands it to its children in the environment, never as a flag.
- */
-const NOT_FLAGS = new Set<keyof NodeConfig>(['seeds', 'announce', 'networkKey']);
-
-export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-/** Every setting flag with its key, for parsing and for --help. */
-export function settingFlags(): Array<{ flag: string; key: keyof NodeConfig }> {
-  const flags = (Object.keys(DEFAULTS) as Array<keyof NodeConfig>)
-    .filter((key) => !NOT_FLAGS.has(key))
-    .map((key) => ({ flag: kebab(key), key }));
-  for (const [flag, key] of Object.entries(ALIASES)) flags.push({ flag, key });
-  return flags;
-}
-
-export function parseValue(key: keyof NodeConfig, flag: string, text: string): unknown {
-  const kind = typeof DEFAULTS[key];
-  if (kind === 'number') {
-    if (!/^-?\d+$/.test(text)) throw new ConfigError(`--${flag} expects an integer, got '${text}'`);
-    return Number(text);
-  }
-  if (kind === 'boolean') {
-    if (text === 'true' || text === '') return true;
-    if (text === 'false') return false;
-    throw new ConfigError(`--${flag} expects true or false, got '${text}'`);
-  }
-  return text;
-}
 
 /**
  * Parses argv (without node and script); throws UsageError or ConfigError with one clear line,
@@ -124,8 +82,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   overrides.networkKey = networkKey.key;
   const config = resolveConfig(overrides as Partial<NodeConfig>);
   // An unknown strategy is a usage error now, not a crash once the node runs.
-  membershipFactoryOf(config.membership);
-  broadcastFactoryOf(config.router);
+  checkStrategyNames(config);
   return {
     command: 'node',
     config,

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createSecretFile } from '../crypto/secret-file.js';
-import { generateNetworkKey } from './network-key.js';
+import { generateNetworkKey } from '../crypto/network-key.js';
 
 export const KEYGEN_USAGE = `usage: p2pchat keygen [--out FILE]
 

@@ -5,11 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { ConfigError } from '../config.js';
+import { ConfigError, DEFAULTS } from '../config.js';
 import { IdentityError } from '../crypto/identity-store.js';
 import { Node } from '../node.js';
-import { parseCli, settingFlags, UsageError, type CliOptions } from './args.js';
-import { NetworkKeyError } from './network-key.js';
+import { settingFlags } from '../config-flags.js';
+import { membershipNames, routerNames } from '../strategies.js';
+import { runSubcommand } from '../subcommands.js';
+import { parseCli, UsageError, type CliOptions } from './args.js';
+import { NetworkKeyError } from '../crypto/network-key.js';
 import { ChatSession, HELP } from './commands.js';
 import { createCliLogger } from './log.js';
 import { JsonOutput, TerminalOutput, type ChatOutput } from './output.js';
@@ -53,7 +56,10 @@ function usageText(): string {
   const flags = settingFlags().map(({ flag }) => `--${flag}`);
   const lines: string[] = [];
   for (let i = 0; i < flags.length; i += 4) lines.push(`  ${flags.slice(i, i + 4).join('  ')}`);
-  return `${USAGE}${lines.join('\n')}\n\n${HELP}\n`;
+  const strategies =
+    `  --membership: ${membershipNames().join(', ')} (default ${DEFAULTS.membership})\n` +
+    `  --router: ${routerNames().join(', ')} (default ${DEFAULTS.router})\n`;
+  return `${USAGE}${lines.join('\n')}\n\nstrategies:\n${strategies}\n${HELP}\n`;
 }
 
 async function runNode(options: CliOptions): Promise<void> {
@@ -124,13 +130,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (options.command === 'help') return void process.stdout.write(usageText());
   if (options.command === 'version') return void process.stdout.write(`${packageVersion()}\n`);
-  if (options.command === 'keygen') {
-    const { runKeygen } = await import('./keygen.js');
-    process.exit(await runKeygen(options.rest));
-  }
-  if (options.command === 'lab') {
-    const { runLabCli } = await import('../lab/cli.js');
-    process.exit(await runLabCli(options.rest));
+  if (options.command === 'keygen' || options.command === 'lab') {
+    process.exit(await runSubcommand(options.command, options.rest));
   }
   try {
     await runNode(options);

@@ -6,18 +6,17 @@
 import type { Views } from '../membership/strategy.js';
 import type { NodeInfo } from '../proto/messages.js';
 import type { DeliveredMessage, ReceiptEvent } from '../router.js';
-import type { PeerSummary, SentEvent } from '../node.js';
-import type { PeerDownReason } from '../membership/strategy.js';
+import type { JsonEvent, PeerDownEvent, PeerSummary, ReceiptMissingEvent, SentEvent } from '../events.js';
 import { escapeJsonControls, forTerminal as t } from './sanitize.js';
 
 export interface ChatOutput {
   ready(self: PeerSummary): void;
   peerUp(peer: PeerSummary): void;
-  peerDown(event: { id: string; reason: PeerDownReason }): void;
+  peerDown(event: PeerDownEvent): void;
   sent(event: SentEvent): void;
   message(message: DeliveredMessage): void;
   receipt(event: ReceiptEvent): void;
-  receiptMissing(event: { messageId: string; to: string }): void;
+  receiptMissing(event: ReceiptMissingEvent): void;
   peers(views: Views): void;
   stats(counters: Record<string, number>): void;
   error(message: string): void;
@@ -30,16 +29,18 @@ const summary = ({ id, name, host, port }: NodeInfo | PeerSummary): PeerSummary 
 export class JsonOutput implements ChatOutput {
   constructor(private readonly write: (line: string) => void) {}
 
-  #emit(event: string, fields: object): void {
-    this.write(escapeJsonControls(JSON.stringify({ event, ...fields })));
+  /** `event` first, then the fields in the order of the schema (events.ts). */
+  #emit(event: JsonEvent): void {
+    this.write(escapeJsonControls(JSON.stringify(event)));
   }
 
-  ready = (self: PeerSummary): void => this.#emit('ready', summary(self));
-  peerUp = (peer: PeerSummary): void => this.#emit('peer-up', summary(peer));
-  peerDown = (event: { id: string; reason: PeerDownReason }): void => this.#emit('peer-down', event);
-  sent = (event: SentEvent): void => this.#emit('sent', event);
+  ready = (self: PeerSummary): void => this.#emit({ event: 'ready', ...summary(self) });
+  peerUp = (peer: PeerSummary): void => this.#emit({ event: 'peer-up', ...summary(peer) });
+  peerDown = (event: PeerDownEvent): void => this.#emit({ event: 'peer-down', ...event });
+  sent = (event: SentEvent): void => this.#emit({ event: 'sent', ...event });
   message = (m: DeliveredMessage): void =>
-    this.#emit('message', {
+    this.#emit({
+      event: 'message',
       id: m.id,
       from: m.from.id,
       fromName: m.from.name,
@@ -50,12 +51,12 @@ export class JsonOutput implements ChatOutput {
       latencyMs: m.latencyMs,
     });
   receipt = (event: ReceiptEvent): void =>
-    this.#emit('receipt', { messageId: event.messageId, from: event.from.id, hops: event.hops });
-  receiptMissing = (event: { messageId: string; to: string }): void => this.#emit('no-receipt', event);
+    this.#emit({ event: 'receipt', messageId: event.messageId, from: event.from.id, hops: event.hops });
+  receiptMissing = (event: ReceiptMissingEvent): void => this.#emit({ event: 'no-receipt', ...event });
   peers = (views: Views): void =>
-    this.#emit('peers', { active: views.active.map(summary), passive: views.passive.map(summary) });
-  stats = (counters: Record<string, number>): void => this.#emit('stats', counters);
-  error = (message: string): void => this.#emit('error', { message });
+    this.#emit({ event: 'peers', active: views.active.map(summary), passive: views.passive.map(summary) });
+  stats = (counters: Record<string, number>): void => this.#emit({ event: 'stats', ...counters });
+  error = (message: string): void => this.#emit({ event: 'error', message });
   info = (): void => undefined;
 }
 
@@ -81,7 +82,7 @@ export class TerminalOutput implements ChatOutput {
     );
   peerUp = (peer: PeerSummary): void =>
     this.print(`* ${t(peer.name)} (${t(peer.id.slice(0, 8))}) joined your neighbours`);
-  peerDown = (event: { id: string; reason: PeerDownReason }): void =>
+  peerDown = (event: PeerDownEvent): void =>
     this.print(`* ${this.#who(event.id)} left your neighbours (${event.reason})`);
   sent = (): void => undefined;
   message = (m: DeliveredMessage): void => {
@@ -90,7 +91,7 @@ export class TerminalOutput implements ChatOutput {
   };
   receipt = (event: ReceiptEvent): void =>
     this.print(`* delivered to ${t(event.from.name)}, ${event.hops} hop${event.hops === 1 ? '' : 's'}`);
-  receiptMissing = (event: { messageId: string; to: string }): void =>
+  receiptMissing = (event: ReceiptMissingEvent): void =>
     this.print(`* no receipt from ${this.#who(event.to)} for message ${t(event.messageId)}`);
   peers = (views: Views): void => {
     const line = (p: NodeInfo): string => `  ${t(p.id)}  ${t(p.name).padEnd(16)} ${t(p.host)}:${p.port}`;

@@ -6,11 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, resolveConfig, type NodeConfig } from '../config.js';
-import { MEMBERSHIP_STRATEGIES } from '../peer-table.js';
-import { BROADCAST_STRATEGIES } from '../broadcast/registry.js';
-import { parseValue, settingFlags } from '../cli/args.js';
-import { NetworkKeyError, resolveNetworkKey } from '../cli/network-key.js';
+import { ConfigError, DEFAULTS, resolveConfig, type NodeConfig } from '../config.js';
+import { parseValue, settingFlags } from '../config-flags.js';
+import { membershipNames, routerNames } from '../strategies.js';
+import { NetworkKeyError, resolveNetworkKey } from '../crypto/network-key.js';
 import { cryptoRandom } from '../utils/random.js';
 import type { LinkSecurityName } from '../link/link-security.js';
 import type { Cluster, TransportName } from './cluster.js';
@@ -22,7 +21,12 @@ import { LabRun } from './run.js';
 import { parseScenario, ScenarioError, stepsFromFlags, type Step } from './scenario.js';
 import { formatTable } from './table.js';
 
-export const LAB_USAGE = `usage: p2pchat lab [flags]
+/** The lab's --help; the strategies it lists are the registered ones. */
+export function labUsage(): string {
+  const others = (names: string[], fallback: string): string =>
+    names.filter((name) => name !== fallback).join(', ');
+  const { membership, router } = DEFAULTS;
+  return `usage: p2pchat lab [flags]
 
 Grows a mesh of --nodes nodes through one seed, measures broadcasts and direct messages,
 kills a fraction of the nodes, measures again at once and after healing, and writes a report.
@@ -33,8 +37,8 @@ kills a fraction of the nodes, measures again at once and after healing, and wri
   --clock C               real (default) or sim (memory only: simulated time, replays exactly)
   --links L               sealed (default) or plaintext (memory only: the same handshake and
                           frames without their crypto, about 3x faster for large simulations)
-  --membership LIST       comma-separated strategies (default hyparview; also cyclon, full, static)
-  --router LIST           comma-separated broadcast strategies (default flood; also gossip, plumtree)
+  --membership LIST       comma-separated strategies (default ${membership}; also ${others(membershipNames(), membership)})
+  --router LIST           comma-separated broadcast strategies (default ${router}; also ${others(routerNames(), router)})
   --kill F                fraction of nodes killed at once without Leave (default 0.3; 0 to skip)
   --leave F               fraction of nodes leaving gracefully (default 0)
   --partition             cut the mesh in two and heal it (memory transport)
@@ -53,6 +57,7 @@ kills a fraction of the nodes, measures again at once and after healing, and wri
                           environment, and the report says only "keyed": true
   and every node setting: --active-size, --passive-size, --shuffle-ms, --ttl, ... (see p2pchat --help)
 `;
+}
 
 interface LabFlags {
   nodes: number;
@@ -198,8 +203,8 @@ export function parseLabFlags(argv: string[], env: NodeJS.ProcessEnv = process.e
     transport: transport as TransportName,
     clock,
     links,
-    memberships: listFlag(values, 'membership', 'hyparview', Object.keys(MEMBERSHIP_STRATEGIES)),
-    routers: listFlag(values, 'router', 'flood', Object.keys(BROADCAST_STRATEGIES)),
+    memberships: listFlag(values, 'membership', DEFAULTS.membership, membershipNames()),
+    routers: listFlag(values, 'router', DEFAULTS.router, routerNames()),
     steps,
     seed: intFlag(values, 'random-seed', cryptoRandom.int(2 ** 31)),
     broadcasts: intFlag(values, 'broadcasts', 10),
@@ -312,7 +317,7 @@ export async function runLabCli(argv: string[]): Promise<number> {
     throw err;
   }
   if (flags === 'help') {
-    process.stdout.write(LAB_USAGE);
+    process.stdout.write(labUsage());
     return 0;
   }
   const progress = (line: string): void => void process.stderr.write(`[lab] ${line}\n`);

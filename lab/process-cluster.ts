@@ -10,16 +10,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { NodeConfig } from '../config.js';
+import { parseJsonEvent, type JsonEvent, type JsonEventName, type JsonEventOf } from '../events.js';
 import { formatAddress } from '../config.js';
-import { kebab } from '../cli/args.js';
-import { NETWORK_KEY_ENV } from '../cli/network-key.js';
+import { kebab } from '../config-flags.js';
+import { NETWORK_KEY_ENV } from '../crypto/network-key.js';
 import type { Cluster, ClusterOptions, LabNode } from './cluster.js';
 import type { Driver } from './driver.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const READY_TIMEOUT_MS = 20_000;
-
-type JsonEvent = { event: string } & Record<string, unknown>;
 
 interface Child extends LabNode {
   /** Known once the child printed `ready`. */
@@ -27,7 +26,7 @@ interface Child extends LabNode {
   process: ChildProcess;
   port: number;
   /** Waiters for the next event of a kind (sent, peers). */
-  waiters: Array<{ kind: string; resolve: (event: JsonEvent) => void }>;
+  waiters: Array<{ kind: JsonEventName; resolve: (event: JsonEvent) => void }>;
 }
 
 /**
@@ -99,8 +98,8 @@ export class ProcessCluster implements Cluster {
         setTimeout(() => reject(new Error(`lab node ${index} not ready`)), READY_TIMEOUT_MS).unref(),
       ),
     ]);
-    entry.id = String(event.id);
-    entry.port = Number(event.port);
+    entry.id = event.id;
+    entry.port = event.port;
     this.#children.push(entry);
     return entry;
   }
@@ -131,14 +130,14 @@ export class ProcessCluster implements Cluster {
     const child = this.#child(index);
     const sent = this.#next(child, 'sent');
     child.process.stdin?.write(`${text.replace(/^\//, '')}\n`);
-    return String((await sent).id);
+    return (await sent).id;
   }
 
   async send(index: number, toId: string, text: string): Promise<string> {
     const child = this.#child(index);
     const sent = this.#next(child, 'sent');
     child.process.stdin?.write(`/msg ${toId} ${text}\n`);
-    return String((await sent).id);
+    return (await sent).id;
   }
 
   async activeViews(): Promise<Map<string, string[]>> {
@@ -152,7 +151,7 @@ export class ProcessCluster implements Cluster {
     );
     const views = new Map<string, string[]>();
     live.forEach((child, i) => {
-      const active = (answers[i]?.active ?? []) as Array<{ id: string }>;
+      const active = answers[i]?.active ?? [];
       views.set(
         child.id,
         active.map((peer) => peer.id),
@@ -184,29 +183,29 @@ export class ProcessCluster implements Cluster {
   }
 
   #onLine(child: Child, line: string): void {
-    let event: JsonEvent;
-    try {
-      event = JSON.parse(line) as JsonEvent;
-    } catch {
-      return;
-    }
+    const event = parseJsonEvent(line);
+    if (!event) return;
     const waiter = child.waiters.findIndex((w) => w.kind === event.event);
     if (waiter >= 0) child.waiters.splice(waiter, 1)[0]?.resolve(event);
     const { observer } = this.#options;
     if (event.event === 'message') {
       observer.delivered(child.id, {
-        id: String(event.id),
-        originId: String(event.from),
-        hops: Number(event.hops),
-        latencyMs: Number(event.latencyMs),
+        id: event.id,
+        originId: event.from,
+        hops: event.hops,
+        latencyMs: event.latencyMs,
       });
     } else if (event.event === 'receipt') {
-      observer.receipted(String(event.messageId), Number(event.hops));
+      observer.receipted(event.messageId, event.hops);
     }
   }
 
-  #next(child: Child, kind: string): Promise<JsonEvent> {
-    return new Promise((resolve) => child.waiters.push({ kind, resolve }));
+  /** The next event named `kind`; waiters of one kind are served in the order they asked. */
+  #next<Name extends JsonEventName>(child: Child, kind: Name): Promise<JsonEventOf<Name>> {
+    return new Promise((resolve) =>
+      // The event resolving this waiter was matched on its name: it is a JsonEventOf<Name>.
+      child.waiters.push({ kind, resolve: (event) => resolve(event as JsonEventOf<Name>) }),
+    );
   }
 
   #child(index: number): Child {

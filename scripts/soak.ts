@@ -29,6 +29,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Node } from '../node.js';
 import type { Address, NodeConfig } from '../config.js';
+import { Counters } from '../utils/counters.js';
 import { seededRandom, type Random } from '../utils/random.js';
 
 /** How long after its sending a broadcast must have reached every expected node. */
@@ -106,7 +107,7 @@ class Soak {
   /** Broadcasts not judged yet, by id, in sending order. */
   readonly #pending = new Map<string, Sent>();
   /** Counters of the nodes that are gone, summed, so that the drops of the dead are counted. */
-  readonly retired = new Map<string, number>();
+  readonly retired = new Counters();
   #serial = 0;
 
   constructor(private readonly options: Options) {}
@@ -193,9 +194,12 @@ class Soak {
 
   /** Every drop, ban and refusal counter, summed over live and retired nodes. */
   drops(): Array<[string, number]> {
-    const sum = new Map(this.retired);
+    const sum = new Counters();
+    add(sum, this.retired.snapshot());
     for (const member of this.members) add(sum, member.node.stats());
-    return [...sum.entries()].filter(([, value]) => value > 0).sort((x, y) => y[1] - x[1]);
+    return Object.entries(sum.snapshot())
+      .filter(([, value]) => value > 0)
+      .sort((x, y) => y[1] - x[1]);
   }
 
   #onDelivered(member: Member, id: string): void {
@@ -209,9 +213,10 @@ class Soak {
   }
 }
 
-function add(sum: Map<string, number>, stats: Record<string, number>): void {
+/** Adds the drop, ban and refusal counters of `stats` to `sum`. */
+function add(sum: Counters, stats: Record<string, number>): void {
   for (const [key, value] of Object.entries(stats)) {
-    if (/\.(drop|ban|refused)\./.test(key)) sum.set(key, (sum.get(key) ?? 0) + value);
+    if (/\.(drop|ban|refused)\./.test(key)) sum.increment(key, value);
   }
 }
 

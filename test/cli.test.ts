@@ -8,7 +8,8 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { killAll, runCli, startCli, type CliProcess, type JsonEvent } from './helpers/cli-process.js';
+import { killAll, runCli, startCli, type CliProcess, type JsonEventOf } from './helpers/cli-process.js';
+import { membershipNames, routerNames } from '../strategies.js';
 
 afterEach(() => killAll());
 
@@ -17,7 +18,7 @@ const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url
 };
 
 /** Starts a `--json` node on a free port and waits for its `ready` event. */
-async function startNode(args: string[]): Promise<{ cli: CliProcess; self: JsonEvent }> {
+async function startNode(args: string[]): Promise<{ cli: CliProcess; self: JsonEventOf<'ready'> }> {
   const cli = startCli(['--json', '--port', '0', ...args]);
   const self = await cli.waitForEvent('ready');
   return { cli, self };
@@ -26,7 +27,7 @@ async function startNode(args: string[]): Promise<{ cli: CliProcess; self: JsonE
 /** Join retries every few hundred ms instead of up to 10 s. */
 const FAST_RETRY = ['--retry-base-backoff-ms', '50', '--retry-max-backoff-ms', '300'];
 
-const addressOf = (self: JsonEvent): string => `127.0.0.1:${String(self.port)}`;
+const addressOf = (self: JsonEventOf<'ready'>): string => `127.0.0.1:${String(self.port)}`;
 
 /** A port nothing listens on now (it was free a moment ago). */
 async function closedPort(): Promise<number> {
@@ -286,6 +287,11 @@ describe('p2pchat usage', () => {
     }
     expect(usage).toContain('--active-size');
     expect(usage).toContain('/msg TARGET TEXT');
+    // Every registered strategy is listed, read from the registries rather than a copy.
+    expect(cli.lines).toContain(`  --membership: ${membershipNames().join(', ')} (default hyparview)`);
+    expect(cli.lines).toContain(`  --router: ${routerNames().join(', ')} (default flood)`);
+    expect(membershipNames()).toEqual(expect.arrayContaining(['hyparview', 'cyclon', 'full', 'static']));
+    expect(routerNames()).toEqual(expect.arrayContaining(['flood', 'gossip', 'plumtree']));
     expect(cli.stderr).toBe('');
   });
 

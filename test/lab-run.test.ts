@@ -15,6 +15,7 @@ import { renderReportJson, type PhaseReport, type ReportInput } from '../lab/rep
 import { HEAL_POLL_MS, SETTLE_POLL_MS } from '../lab/run.js';
 import type { Step } from '../lab/scenario.js';
 import { formatTable } from '../lab/table.js';
+import { membershipNames, routerNames } from '../strategies.js';
 import { killAll, runCli } from './helpers/cli-process.js';
 
 afterEach(() => killAll());
@@ -378,6 +379,11 @@ describe('p2pchat lab as a child process', () => {
     expect(cli.exit).toEqual({ code: 0, signal: null });
     expect(cli.lines[0]).toBe('usage: p2pchat lab [flags]');
     expect(cli.lines.join('\n')).toContain('--random-seed S');
+    // The strategies come from the registries: a strategy registered is a strategy listed.
+    const membershipLine = cli.lines.find((line) => line.trimStart().startsWith('--membership LIST'));
+    const routerLine = cli.lines.find((line) => line.trimStart().startsWith('--router LIST'));
+    for (const name of membershipNames()) expect(membershipLine).toContain(name);
+    for (const name of routerNames()) expect(routerLine).toContain(name);
     expect(cli.stderr).toBe('');
   });
 

@@ -9,8 +9,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killAll, runCli, startCli, type CliProcess, type JsonEvent } from './helpers/cli-process.js';
-import { resolveNetworkKey } from '../cli/network-key.js';
+import { killAll, runCli, startCli, type CliProcess, type JsonEventOf } from './helpers/cli-process.js';
+import { resolveNetworkKey } from '../crypto/network-key.js';
 import { childEnv, configFlags } from '../lab/process-cluster.js';
 
 afterEach(() => killAll());
@@ -44,13 +44,16 @@ async function keygen(dir: string, name = 'network.key'): Promise<{ path: string
 }
 
 /** A `--json` node with debug logs, started and ready. */
-async function startNode(args: string[], env = envWith()): Promise<{ cli: CliProcess; self: JsonEvent }> {
+async function startNode(
+  args: string[],
+  env = envWith(),
+): Promise<{ cli: CliProcess; self: JsonEventOf<'ready'> }> {
   const cli = startCli(['--json', '--port', '0', '--log-level', 'debug', ...args], env);
   return { cli, self: await cli.waitForEvent('ready') };
 }
 
 const FAST_RETRY = ['--retry-base-backoff-ms', '50', '--retry-max-backoff-ms', '300'];
-const addressOf = (self: JsonEvent): string => `127.0.0.1:${String(self.port)}`;
+const addressOf = (self: JsonEventOf<'ready'>): string => `127.0.0.1:${String(self.port)}`;
 
 /** A process's command line, NULs as spaces. */
 function cmdlineOf(pid: number | undefined): string {

@@ -5,17 +5,17 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import {
+  isJsonEvent,
+  parseJsonEvent,
+  type JsonEvent,
+  type JsonEventName,
+  type JsonEventOf,
+  type PeerSummary,
+} from '../../events.js';
 import type { TestHost } from './testbed.js';
 
-/** One `--json` stdout line. */
-export type JsonEvent = { event: string } & Record<string, unknown>;
-
-export interface PeerRecord {
-  id: string;
-  name: string;
-  host: string;
-  port: number;
-}
+export type PeerRecord = PeerSummary;
 
 /** stderr lines kept for the failure report. */
 const STDERR_TAIL_LINES = 40;
@@ -81,8 +81,11 @@ export class HostNode {
   }
 
   /** Events of a kind whose fields match. */
-  find(event: string, isMatch: (e: JsonEvent) => boolean = () => true): JsonEvent[] {
-    return this.events.filter((e) => e.event === event && isMatch(e));
+  find<Name extends JsonEventName>(
+    event: Name,
+    isMatch: (e: JsonEventOf<Name>) => boolean = () => true,
+  ): Array<JsonEventOf<Name>> {
+    return this.events.filter((e): e is JsonEventOf<Name> => isJsonEvent(e, event) && isMatch(e));
   }
 
   /** Graceful: /quit (Leave to every neighbour), then SIGKILL if it has not exited in time. */
@@ -105,12 +108,8 @@ export class HostNode {
   }
 
   #onLine(line: string): void {
-    let event: JsonEvent;
-    try {
-      event = JSON.parse(line) as JsonEvent;
-    } catch {
-      return;
-    }
+    const event = parseJsonEvent(line);
+    if (!event) return;
     this.events.push(event);
     if (event.event === 'ready') this.#self = toPeer(event);
     if (event.event === 'peer-up') {
@@ -118,17 +117,13 @@ export class HostNode {
       this.active.set(peer.id, peer);
       this.peerUps.push(peer);
     }
-    if (event.event === 'peer-down') this.active.delete(String(event.id));
+    if (event.event === 'peer-down') this.active.delete(event.id);
     if (event.event === 'peer-up' || event.event === 'peer-down') this.viewChangedAtMs = performance.now();
     this.onChange();
   }
 }
 
-function toPeer(event: JsonEvent): PeerRecord {
-  return {
-    id: String(event.id),
-    name: String(event.name),
-    host: String(event.host),
-    port: Number(event.port),
-  };
+/** The peer of a `ready` or `peer-up` event, without the event's name. */
+function toPeer({ id, name, host, port }: PeerSummary): PeerRecord {
+  return { id, name, host, port };
 }

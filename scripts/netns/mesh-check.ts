@@ -324,7 +324,7 @@ class MeshRun {
     ];
     await this.#watch.until(missing, `${phase}: delivery among ${names(group)}`, this.#timeoutMs);
     const texts = [...broadcasts, ...directs].map((m) => m.text);
-    const hops = group.flatMap((node) => node.find('message', (e) => texts.includes(String(e.text))));
+    const hops = group.flatMap((node) => node.find('message', (e) => texts.includes(e.text)));
     const report: PhaseReport = {
       name: phase,
       hosts: group.map((node) => node.name),
@@ -385,7 +385,7 @@ class MeshRun {
     const byName = new Map(this.#nodes.map((node) => [node.name, node]));
     return this.#nodes.flatMap((node) => {
       const views = node.find('peers').at(-1);
-      const entries = [views?.active, views?.passive].flatMap((list) => (list ?? []) as PeerLike[]);
+      const entries = [views?.active, views?.passive].flatMap((list) => list ?? []);
       return entries.flatMap((entry) => {
         const peer = byName.get(entry.name);
         if (!peer || (listensAt(peer).includes(entry.host) && entry.port === this.#port)) return [];
@@ -433,12 +433,6 @@ class MeshRun {
     for (const node of this.#nodes) if (node.isRunning) node.child.kill('SIGKILL');
     this.#testbed?.destroy();
   }
-}
-
-interface PeerLike {
-  name: string;
-  host: string;
-  port: number;
 }
 
 function hasMessage(to: HostNode, from: HostNode, text: string): boolean {

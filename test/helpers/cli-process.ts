@@ -6,6 +6,15 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import {
+  isJsonEvent,
+  parseJsonEvent,
+  type JsonEvent,
+  type JsonEventName,
+  type JsonEventOf,
+} from '../../events.js';
+
+export type { JsonEvent, JsonEventOf } from '../../events.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI_ENTRY = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -14,9 +23,6 @@ export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
-
-/** One `--json` stdout line. */
-export type JsonEvent = { event: string } & Record<string, unknown>;
 
 type Stream = 'stdout' | 'stderr';
 
@@ -129,20 +135,20 @@ export class CliProcess {
   }
 
   /** Waits for a `--json` event of this name whose fields satisfy `isMatch`. */
-  async waitForEvent(
-    event: string,
-    isMatch: (e: JsonEvent) => boolean = () => true,
+  async waitForEvent<Name extends JsonEventName>(
+    event: Name,
+    isMatch: (e: JsonEventOf<Name>) => boolean = () => true,
     timeoutMs = DEFAULT_TIMEOUT_MS,
-  ): Promise<JsonEvent> {
+  ): Promise<JsonEventOf<Name>> {
     const line = await this.waitForLine(
       (text) => {
-        const parsed = parseEvent(text);
-        return parsed?.event === event && isMatch(parsed);
+        const parsed = parseJsonEvent(text);
+        return isJsonEvent(parsed, event) && isMatch(parsed);
       },
       `event '${event}'`,
       timeoutMs,
     );
-    return JSON.parse(line) as JsonEvent;
+    return JSON.parse(line) as JsonEventOf<Name>;
   }
 
   /** Waits for the process to exit, killing it with SIGKILL at the deadline. */
@@ -194,15 +200,6 @@ export class CliProcess {
 
   #transcript(): string {
     return `--- stdout ---\n${this.lines.join('\n')}\n--- stderr ---\n${this.stderr}`;
-  }
-}
-
-function parseEvent(line: string): JsonEvent | undefined {
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === 'object' && value !== null && 'event' in value ? (value as JsonEvent) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

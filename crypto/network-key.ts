@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { secretFileProblem } from '../crypto/secret-file.js';
+import { secretFileProblem } from './secret-file.js';
 
 /** The environment variable that may hold the network key (the lab passes it to its children). */
 export const NETWORK_KEY_ENV = 'P2PCHAT_NETWORK_KEY';
