@@ -17,7 +17,6 @@ import { Admission } from './link/admission.js';
 import { DialBackoff } from './link/dial-backoff.js';
 import { LinkBudgets, exchangeEntries, type BudgetName } from './link/link-budget.js';
 import { Link, type Refusal } from './link/link.js';
-import type { DataPeer } from './membership/legacy-strategy.js';
 import type {
   LinkCloseReason,
   LinkUp,
@@ -397,18 +396,14 @@ export class Node extends EventEmitter<NodeEvents> {
       random: this.#random,
       log: this.#rootLog,
       signatures: this.#signatures,
-      dataPeers: (): DataPeer[] => this.#dataPeers(),
+      dataPeers: () => (this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : []),
+      send: (peerId, envelope, encoded) => this.#sendData(peerId, envelope, encoded),
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
       receiptMissing: (event) => this.emit('receipt:missing', event),
       punish: (peerId, reason, problem) => this.#punish(peerId, reason, problem),
       ...(this.#observe ? { observe: this.#observe } : {}),
     };
-  }
-
-  #dataPeers(): DataPeer[] {
-    if (this.#lifecycle.state !== 'running') return [];
-    return this.#lifecycle.peerTable.dataPeers().map((id) => this.#dataPeer(id));
   }
 
   #onPeerUp(peer: NodeInfo): void {
@@ -419,19 +414,19 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     this.#log.info({ peer: peer.id, name: peer.name }, 'peer up');
     this.emit('peer:up', describeNode(peer));
-    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(this.#dataPeer(peer.id));
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(peer.id);
   }
 
-  /** What the router sends to: the peer table's way to a data peer. */
-  #dataPeer(peerId: string): DataPeer {
-    return {
-      id: peerId,
-      send: (envelope) => {
-        if (this.#lifecycle.state !== 'running') return false;
-        const { peerTable } = this.#lifecycle;
-        return peerTable.sendData ? peerTable.sendData(peerId, envelope) : this.#sendTo(peerId, envelope);
-      },
-    };
+  /**
+   * What the router sends: the peer table's way to a data peer, else the peer's link, which writes
+   * the router's `encoded` bytes as they are (encoded once for every peer a copy goes to).
+   */
+  #sendData(peerId: string, envelope: Envelope, encoded: Uint8Array | undefined): boolean {
+    if (this.#lifecycle.state !== 'running') return false;
+    const { peerTable } = this.#lifecycle;
+    return peerTable.sendData
+      ? peerTable.sendData(peerId, envelope)
+      : this.#sendTo(peerId, envelope, encoded);
   }
 
   #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {
@@ -730,12 +725,12 @@ export class Node extends EventEmitter<NodeEvents> {
     switch (message.kind) {
       case 'routed':
         if (!this.#isWithinBudget(link, 'routed', 1)) return;
-        return router.onRouted(link, message.body);
+        return router.onRouted(link.id, message.body);
       case 'ihave':
       case 'graft':
         return this.#onIdList(link, message.kind, message.body);
       case 'prune':
-        return router.onControl(link, 'prune', {});
+        return router.onControl(link.id, 'prune', {});
       default:
         link.close('PROTOCOL', `unexpected ${message.kind}`);
     }
@@ -759,7 +754,7 @@ export class Node extends EventEmitter<NodeEvents> {
     }
     if (!this.#isWithinBudget(link, 'routed', 1)) return;
     this.#count('drainedRouted');
-    this.#lifecycle.router.onRouted(link, message.body);
+    this.#lifecycle.router.onRouted(link.id, message.body);
   }
 
   /**
@@ -789,7 +784,7 @@ export class Node extends EventEmitter<NodeEvents> {
       return link.close('LIMIT', `${kind} with more than ${this.config.maxIdsPerMessage} ids`);
     }
     if (kind === 'graft' && !this.#isWithinBudget(link, 'graft', list.ids.length)) return;
-    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onControl(link, kind, list);
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onControl(link.id, kind, list);
   }
 
   #onClosed(link: Link, reason: LinkCloseReason, detail: string, code?: ErrorCodeName): void {
@@ -835,9 +830,9 @@ export class Node extends EventEmitter<NodeEvents> {
    * Sends on the peer's link; while the winner of a duplicate contest completes its handshake,
    * queues (at most MAX_QUEUED_FOR_WINNER envelopes, then drops and counts) for it.
    */
-  #sendTo(peerId: string, envelope: Envelope): boolean {
+  #sendTo(peerId: string, envelope: Envelope, encoded?: Uint8Array): boolean {
     const link = this.#byPeer.get(peerId);
-    if (link) return link.send(envelope);
+    if (link) return encoded ? link.sendEncoded(encoded) : link.send(envelope);
     const awaited = this.#awaitingWinner.get(peerId);
     if (!awaited) return false;
     if (awaited.queued.length >= MAX_QUEUED_FOR_WINNER) {
