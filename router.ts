@@ -301,6 +301,7 @@ export class Router {
     for (const peerId of this.#context.dataPeers()) {
       if (peerId !== failed) this.#sendRouted(peerId, pending.ref, pending.routed);
     }
+    this.#forgetEncoded();
   }
 
   /** Refuses a text over the rate the relays would drop it at, so that the user learns it. */
@@ -328,27 +329,8 @@ export class Router {
   /** A Routed message from a data peer. Never throws. */
   onRouted(from: string, routed: Routed): void {
     if (this.#stopped) return;
-    // hops 0 is as meaningless as TTL 0: the copy crossed at least the link it came over.
-    const hops = Math.max(routed.hops, 1);
-    if (hops > this.#config.maxTtl) {
-      this.#observeReceive('', '', hops, false, from);
-      return this.#refuse('hopsExceeded', from);
-    }
-    const decoded = decodePayload(routed.payload);
-    if (!decoded.ok) {
-      this.#observeReceive('', '', hops, false, from);
-      return this.#refuse('undecodable', from);
-    }
-    const payload = decoded.value;
-    const originId = payload.origin?.id ?? '';
-    const ref = { key: messageKey(originId, payload.id), originId, id: payload.id };
-    // TTL 0 counts as 1; a TTL over the cap is lowered to it.
-    const ttl = Math.min(Math.max(routed.ttl, 1), this.#config.maxTtl);
-    const arrival = { from, payload, bytes: routed.payload, signature: routed.signature, ttl, hops, ref };
-    const seen = this.#seen.get(ref.key);
-    this.#observeReceive(originId, payload.id, hops, seen !== undefined, from);
-    if (seen) this.#onSeenCopy(arrival, seen);
-    else this.#onFirstCopy(arrival);
+    this.#onCopy(from, routed);
+    this.#forgetEncoded();
   }
 
   /** An IHave, Graft or Prune from a data peer. Never throws. */
@@ -359,6 +341,7 @@ export class Router {
       if (problem) return this.#drop(problem, from);
     }
     if (!this.#strategy.onControl(from, kind, body as ControlBody)) this.#drop('controlUnsupported', from);
+    this.#forgetEncoded();
   }
 
   onPeerUp(peerId: string): void {
@@ -400,7 +383,6 @@ export class Router {
       fallback?.cancel();
     }
     this.#pendingReceipts.clear();
-    this.#lastEncoded = undefined;
     this.#strategy.stop();
   }
 
@@ -463,11 +445,36 @@ export class Router {
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
     this.#seen.remember(ref.key, bytes, signature, this.#config.ttl);
     if ('text' in content) bump(this.#counters, 'originated');
-    if (to === '') {
-      this.#strategy.onMessage({ ...ref, next: routed }, undefined);
-      return { id, ref, routed, via: undefined };
+    let via: string | undefined;
+    if (to === '') this.#strategy.onMessage({ ...ref, next: routed }, undefined);
+    else via = this.#forwardDirect(ref, routed, to, undefined);
+    this.#forgetEncoded();
+    return { id, ref, routed, via };
+  }
+
+  /** A Routed from a data peer (the body of `onRouted`). */
+  #onCopy(from: string, routed: Routed): void {
+    // hops 0 is as meaningless as TTL 0: the copy crossed at least the link it came over.
+    const hops = Math.max(routed.hops, 1);
+    if (hops > this.#config.maxTtl) {
+      this.#observeReceive('', '', hops, false, from);
+      return this.#refuse('hopsExceeded', from);
     }
-    return { id, ref, routed, via: this.#forwardDirect(ref, routed, to, undefined) };
+    const decoded = decodePayload(routed.payload);
+    if (!decoded.ok) {
+      this.#observeReceive('', '', hops, false, from);
+      return this.#refuse('undecodable', from);
+    }
+    const payload = decoded.value;
+    const originId = payload.origin?.id ?? '';
+    const ref = { key: messageKey(originId, payload.id), originId, id: payload.id };
+    // TTL 0 counts as 1; a TTL over the cap is lowered to it.
+    const ttl = Math.min(Math.max(routed.ttl, 1), this.#config.maxTtl);
+    const arrival = { from, payload, bytes: routed.payload, signature: routed.signature, ttl, hops, ref };
+    const seen = this.#seen.get(ref.key);
+    this.#observeReceive(originId, payload.id, hops, seen !== undefined, from);
+    if (seen) this.#onSeenCopy(arrival, seen);
+    else this.#onFirstCopy(arrival);
   }
 
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
@@ -640,10 +647,9 @@ export class Router {
 
   /**
    * The envelope of a copy and its bytes, encoded once for all the peers it goes to. Remembering
-   * the last copy is enough: a copy goes to all its peers in one go (one loop of the strategy or
-   * of `#forwardDirect`), and a copy is never changed once made (`#nextCopy` makes a new one per
-   * TTL and hops), so the same object always stands for the same bytes. At most one message's
-   * bytes are held this way.
+   * the last copy is enough: a copy goes to all its peers within one input (one loop of the
+   * strategy or of `#forwardDirect`), and a copy is never changed once made (`#nextCopy` makes a
+   * new one per TTL and hops), so the same object always stands for the same bytes.
    */
   #encoded(routed: Routed): EncodedCopy {
     if (this.#lastEncoded?.envelope.routed !== routed) {
@@ -651,6 +657,15 @@ export class Router {
       this.#lastEncoded = { envelope, bytes: encodeEnvelope(envelope) };
     }
     return this.#lastEncoded;
+  }
+
+  /**
+   * Called at the end of every input that may send a copy. The bytes are a slice of Node's
+   * shared 8 KiB allocation pool (protobufjs allocates them with `Buffer.allocUnsafe`): kept
+   * until the next message, they would pin a whole slab per node.
+   */
+  #forgetEncoded(): void {
+    this.#lastEncoded = undefined;
   }
 
   #sendControl(peerId: string, kind: ControlKind, body: ControlBody): boolean {
