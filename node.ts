@@ -31,6 +31,7 @@ import type { Envelope, ErrorCodeName, IdList, Message, NodeInfo } from './proto
 import {
   Router,
   type DeliveredMessage,
+  type OutgoingEnvelope,
   type ReceiptEvent,
   type RouterObservation,
   type RoutedProblem,
@@ -397,7 +398,7 @@ export class Node extends EventEmitter<NodeEvents> {
       log: this.#rootLog,
       signatures: this.#signatures,
       dataPeers: () => (this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : []),
-      send: (peerId, envelope, encoded) => this.#sendData(peerId, envelope, encoded),
+      send: (peerId, out) => this.#sendData(peerId, out),
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
       receiptMissing: (event) => this.emit('receipt:missing', event),
@@ -419,14 +420,14 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /**
    * What the router sends: the peer table's way to a data peer, else the peer's link, which writes
-   * the router's `encoded` bytes as they are (encoded once for every peer a copy goes to).
+   * the envelope's bytes as they are (encoded once for all the peers a copy goes to).
    */
-  #sendData(peerId: string, envelope: Envelope, encoded: Uint8Array | undefined): boolean {
+  #sendData(peerId: string, out: OutgoingEnvelope): boolean {
     if (this.#lifecycle.state !== 'running') return false;
     const { peerTable } = this.#lifecycle;
     return peerTable.sendData
-      ? peerTable.sendData(peerId, envelope)
-      : this.#sendTo(peerId, envelope, encoded);
+      ? peerTable.sendData(peerId, out.envelope)
+      : this.#sendTo(peerId, out.envelope, out);
   }
 
   #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {
@@ -830,9 +831,9 @@ export class Node extends EventEmitter<NodeEvents> {
    * Sends on the peer's link; while the winner of a duplicate contest completes its handshake,
    * queues (at most MAX_QUEUED_FOR_WINNER envelopes, then drops and counts) for it.
    */
-  #sendTo(peerId: string, envelope: Envelope, encoded?: Uint8Array): boolean {
+  #sendTo(peerId: string, envelope: Envelope, out?: OutgoingEnvelope): boolean {
     const link = this.#byPeer.get(peerId);
-    if (link) return encoded ? link.sendEncoded(encoded) : link.send(envelope);
+    if (link) return out ? link.sendEncoded(out.bytes) : link.send(envelope);
     const awaited = this.#awaitingWinner.get(peerId);
     if (!awaited) return false;
     if (awaited.queued.length >= MAX_QUEUED_FOR_WINNER) {

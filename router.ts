@@ -100,11 +100,11 @@ export interface RouterContext {
   /** The ids of the current forwarding set, from the membership strategy. */
   dataPeers(): string[];
   /**
-   * Sends an envelope to a data peer; false when its link refused it. `encoded`, when given, is
-   * `encodeEnvelope(envelope)`, made once for all the peers a Routed copy goes to: the node
-   * writes these bytes as they are wherever it can.
+   * Sends an envelope to a data peer; false when its link refused it. A Routed copy comes as one
+   * `OutgoingEnvelope` for all the peers it goes to, so that writing its `bytes` on every link
+   * encodes it once.
    */
-  send(peerId: string, envelope: Envelope, encoded?: Uint8Array): boolean;
+  send(peerId: string, out: OutgoingEnvelope): boolean;
   /** A message for this node: a broadcast to a joined room, or a direct Text to it. */
   deliver(message: DeliveredMessage): void;
   /** A Receipt for one of this node's direct Texts. */
@@ -183,10 +183,20 @@ interface Originated {
   readonly via: string | undefined;
 }
 
-/** A Routed copy as an envelope, and that envelope's bytes. */
-interface EncodedCopy {
-  readonly envelope: { routed: Routed };
-  readonly bytes: Uint8Array;
+/**
+ * An envelope to send, and its bytes, encoded on first read only: where the membership sends
+ * data its own way (`sendData`), from the envelope, nothing is encoded here.
+ */
+export class OutgoingEnvelope {
+  #bytes: Uint8Array | undefined;
+
+  constructor(readonly envelope: Envelope) {}
+
+  /** `encodeEnvelope(envelope)`, the same bytes object at every read. */
+  get bytes(): Uint8Array {
+    this.#bytes ??= encodeEnvelope(this.envelope);
+    return this.#bytes;
+  }
 }
 
 export class Router {
@@ -206,8 +216,8 @@ export class Router {
    *  network jitter bunching an honest sender's messages never pushes them over. */
   readonly #originRate: KeyedRate;
   readonly #ownRate: TokenBucket;
-  /** The last copy encoded (see `#encoded`). */
-  #lastEncoded: EncodedCopy | undefined;
+  /** The last copy sent, as sent (see `#outgoing`). */
+  #lastCopy: { readonly routed: Routed; readonly out: OutgoingEnvelope } | undefined;
   #stopped = false;
 
   constructor(context: RouterContext) {
@@ -637,8 +647,7 @@ export class Router {
   }
 
   #sendRouted(peerId: string, ref: MessageRef, routed: Routed): boolean {
-    const { envelope, bytes } = this.#encoded(routed);
-    if (!this.#context.send(peerId, envelope, bytes)) return false;
+    if (!this.#context.send(peerId, this.#outgoing(routed))) return false;
     bump(this.#counters, 'copiesSent');
     if (ref.originId !== this.#context.self.id) bump(this.#counters, 'forwarded');
     this.#context.observe?.({ type: 'send', originId: ref.originId, id: ref.id, toPeer: peerId });
@@ -646,26 +655,23 @@ export class Router {
   }
 
   /**
-   * The envelope of a copy and its bytes, encoded once for all the peers it goes to. Remembering
-   * the last copy is enough: a copy goes to all its peers within one input (one loop of the
-   * strategy or of `#forwardDirect`), and a copy is never changed once made (`#nextCopy` makes a
-   * new one per TTL and hops), so the same object always stands for the same bytes.
+   * The envelope of a copy, one for all the peers it goes to, so that it is encoded once.
+   * Remembering the last copy is enough: a copy goes to all its peers within one input (one loop
+   * of the strategy or of `#forwardDirect`), and a copy is never changed once made (`#nextCopy`
+   * makes a new one per TTL and hops), so the same object always stands for the same bytes.
    */
-  #encoded(routed: Routed): EncodedCopy {
-    if (this.#lastEncoded?.envelope.routed !== routed) {
-      const envelope = { routed };
-      this.#lastEncoded = { envelope, bytes: encodeEnvelope(envelope) };
-    }
-    return this.#lastEncoded;
+  #outgoing(routed: Routed): OutgoingEnvelope {
+    if (this.#lastCopy?.routed !== routed) this.#lastCopy = { routed, out: new OutgoingEnvelope({ routed }) };
+    return this.#lastCopy.out;
   }
 
   /**
-   * Called at the end of every input that may send a copy. The bytes are a slice of Node's
+   * Called at the end of every input that may send a copy. Encoded bytes are a slice of Node's
    * shared 8 KiB allocation pool (protobufjs allocates them with `Buffer.allocUnsafe`): kept
    * until the next message, they would pin a whole slab per node.
    */
   #forgetEncoded(): void {
-    this.#lastEncoded = undefined;
+    this.#lastCopy = undefined;
   }
 
   #sendControl(peerId: string, kind: ControlKind, body: ControlBody): boolean {
@@ -675,7 +681,7 @@ export class Router {
         : kind === 'ihave'
           ? { ihave: body as IdList }
           : { graft: body as IdList };
-    if (!this.#context.send(peerId, envelope)) return false;
+    if (!this.#context.send(peerId, new OutgoingEnvelope(envelope))) return false;
     this.#context.observe?.({ type: 'control', kind, toPeer: peerId });
     return true;
   }

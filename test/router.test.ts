@@ -431,11 +431,13 @@ describe('each copy is encoded once, whatever the number of peers it goes to', (
 
   /** What node `index` sent as Routed copies: to whom, the bytes, and their decoding. */
   function routedSent(net: RouterMesh, index: number): Array<{ to: string; encoded: Uint8Array }> {
-    return net.node(index).sent.flatMap(({ to, envelope, encoded }) => {
-      if (!('routed' in envelope)) return [];
-      // The bytes are the envelope's own encoding: what the node writes is what was decided.
-      expect(encoded).toEqual(encodeEnvelope(envelope));
-      return encoded ? [{ to, encoded }] : [];
+    return net.node(index).sent.flatMap(({ to, out }) => {
+      if (!('routed' in out.envelope)) return [];
+      // The bytes are the envelope's own encoding, the same object at every read: what the
+      // node writes is what was decided, encoded once.
+      expect(out.bytes).toEqual(encodeEnvelope(out.envelope));
+      expect(out.bytes).toBe(out.bytes);
+      return [{ to, encoded: out.bytes }];
     });
   }
 

@@ -1,24 +1,27 @@
 /**
  * An in-memory mesh of Routers for the router's unit tests (no sockets): N routers wired by fake
  * links along the edges of a given topology, each router naming its neighbours by peer id. Every
- * envelope travels as bytes (those the router encoded for a Routed copy, else encoded here with
- * the real codec), is decoded on arrival and delivered after its link's delay on one shared
- * SimClock, so a run is deterministic for a seed and takes no real time. A link that is cut loses
- * what it was carrying.
+ * envelope travels as the bytes the router's `OutgoingEnvelope` encodes (with the real codec), is
+ * decoded on arrival and delivered after its link's delay on one shared SimClock, so a run is
+ * deterministic for a seed and takes no real time. A link that is cut loses what it was carrying.
  */
 import { resolveConfig, type NodeConfig } from '../../config.js';
 import { Identity } from '../../crypto/identity.js';
 import {
   decodeEnvelope,
-  encodeEnvelope,
   encodePayload,
-  type Envelope,
   type IdList,
   type NodeInfo,
   type Payload,
   type Routed,
 } from '../../proto/messages.js';
-import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from '../../router.js';
+import {
+  Router,
+  type DeliveredMessage,
+  type OutgoingEnvelope,
+  type ReceiptEvent,
+  type RouterObservation,
+} from '../../router.js';
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom, type Random } from '../../utils/random.js';
 import { SimClock } from '../../utils/sim-clock.js';
@@ -49,13 +52,13 @@ export interface MeshNode {
   readonly observations: RouterObservation[];
   /** The peer id of each neighbour, by neighbour index. */
   readonly peers: Map<number, string>;
-  /** Every envelope the router sent, with the bytes it encoded (Routed copies only). */
-  readonly sent: Array<{ to: string; envelope: Envelope; encoded: Uint8Array | undefined }>;
+  /** Every envelope the router sent, in order, as it handed it over. */
+  readonly sent: Array<{ to: string; out: OutgoingEnvelope }>;
 }
 
 /** One direction of a link: sends from its node to the neighbour. A new one per link opened. */
 interface MeshLink {
-  send(envelope: Envelope, encoded: Uint8Array | undefined): boolean;
+  send(bytes: Uint8Array): boolean;
 }
 
 export function makeIdentity(random: Random): Identity {
@@ -197,11 +200,11 @@ export class RouterMesh {
       random,
       log: silentLogger(),
       dataPeers: () => [...peers.values()],
-      send: (peerId, envelope, encoded) => {
+      send: (peerId, out) => {
         const link = linkTo(peerId);
         if (!link) return false;
-        sent.push({ to: peerId, envelope, encoded });
-        return link.send(envelope, encoded);
+        sent.push({ to: peerId, out });
+        return link.send(out.bytes);
       },
       deliver: (message) => node.delivered.push(message),
       receipt: (event) => node.receipts.push(event),
@@ -225,9 +228,8 @@ export class RouterMesh {
   #makeLink(self: number, remote: number): MeshLink {
     let lastArrival = 0;
     const link: MeshLink = {
-      send: (envelope, encoded) => {
+      send: (bytes) => {
         if (this.#linksOf(self).get(remote) !== link) return false;
-        const bytes = encoded ?? encodeEnvelope(envelope);
         const now = this.clock.now();
         lastArrival = Math.max(now + this.#latencyMs(self, remote), lastArrival);
         const back = this.#linksOf(remote).get(self);
