@@ -50,8 +50,9 @@ export interface BroadcastContext {
   dataPeers(): string[];
   /**
    * Sends one Routed copy to a data peer; the router counts and observes it. The copy is encoded
-   * once, whatever the number of peers it goes to, as long as the same `routed` object is passed
-   * for each. False when the link refused it.
+   * once, whatever the number of peers it goes to, when the same `routed` object is passed for
+   * each, one after the other within the same input (as a loop over the peers does). False when
+   * the link refused it.
    */
   sendRouted(peerId: string, message: MessageRef, routed: Routed): boolean;
   /** Sends one control message to a data peer; the router observes it. False when the link refused it. */
