@@ -339,7 +339,27 @@ export class Router {
   /** A Routed message from a data peer. Never throws. */
   onRouted(from: string, routed: Routed): void {
     if (this.#stopped) return;
-    this.#onCopy(from, routed);
+    // hops 0 is as meaningless as TTL 0: the copy crossed at least the link it came over.
+    const hops = Math.max(routed.hops, 1);
+    if (hops > this.#config.maxTtl) {
+      this.#observeReceive('', '', hops, false, from);
+      return this.#refuse('hopsExceeded', from);
+    }
+    const decoded = decodePayload(routed.payload);
+    if (!decoded.ok) {
+      this.#observeReceive('', '', hops, false, from);
+      return this.#refuse('undecodable', from);
+    }
+    const payload = decoded.value;
+    const originId = payload.origin?.id ?? '';
+    const ref = { key: messageKey(originId, payload.id), originId, id: payload.id };
+    // TTL 0 counts as 1; a TTL over the cap is lowered to it.
+    const ttl = Math.min(Math.max(routed.ttl, 1), this.#config.maxTtl);
+    const arrival = { from, payload, bytes: routed.payload, signature: routed.signature, ttl, hops, ref };
+    const seen = this.#seen.get(ref.key);
+    this.#observeReceive(originId, payload.id, hops, seen !== undefined, from);
+    if (seen) this.#onSeenCopy(arrival, seen);
+    else this.#onFirstCopy(arrival);
     this.#forgetEncoded();
   }
 
@@ -460,31 +480,6 @@ export class Router {
     else via = this.#forwardDirect(ref, routed, to, undefined);
     this.#forgetEncoded();
     return { id, ref, routed, via };
-  }
-
-  /** A Routed from a data peer (the body of `onRouted`). */
-  #onCopy(from: string, routed: Routed): void {
-    // hops 0 is as meaningless as TTL 0: the copy crossed at least the link it came over.
-    const hops = Math.max(routed.hops, 1);
-    if (hops > this.#config.maxTtl) {
-      this.#observeReceive('', '', hops, false, from);
-      return this.#refuse('hopsExceeded', from);
-    }
-    const decoded = decodePayload(routed.payload);
-    if (!decoded.ok) {
-      this.#observeReceive('', '', hops, false, from);
-      return this.#refuse('undecodable', from);
-    }
-    const payload = decoded.value;
-    const originId = payload.origin?.id ?? '';
-    const ref = { key: messageKey(originId, payload.id), originId, id: payload.id };
-    // TTL 0 counts as 1; a TTL over the cap is lowered to it.
-    const ttl = Math.min(Math.max(routed.ttl, 1), this.#config.maxTtl);
-    const arrival = { from, payload, bytes: routed.payload, signature: routed.signature, ttl, hops, ref };
-    const seen = this.#seen.get(ref.key);
-    this.#observeReceive(originId, payload.id, hops, seen !== undefined, from);
-    if (seen) this.#onSeenCopy(arrival, seen);
-    else this.#onFirstCopy(arrival);
   }
 
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
