@@ -18,7 +18,6 @@ import { Connections } from './link/connections.js';
 import { Inbound } from './link/inbound.js';
 import type { Link } from './link/link.js';
 import { sealedLinks, type LinkSecurity } from './link/link-security.js';
-import type { DataPeer } from './membership/legacy-strategy.js';
 import type {
   LinkUp,
   MembershipContext,
@@ -27,8 +26,8 @@ import type {
   Views,
 } from './membership/strategy.js';
 import { createPeerTable } from './peer-table.js';
-import type { Envelope, NodeInfo } from './proto/messages.js';
-import { Router, type RouterObservation } from './router.js';
+import type { NodeInfo } from './proto/messages.js';
+import { Router, type OutgoingEnvelope, type RouterObservation } from './router.js';
 import { TcpTransport } from './transport/tcp.js';
 import type { Listener, Transport } from './transport/transport.js';
 import { systemClock, type Clock } from './utils/clock.js';
@@ -300,7 +299,8 @@ export class Node extends EventEmitter<NodeEvents> {
       random: this.#random,
       log: this.#rootLog,
       signatures: this.#signatures,
-      dataPeers: (): DataPeer[] => this.#dataPeers(),
+      dataPeers: () => (this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : []),
+      send: (peerId, out) => this.#sendData(peerId, out),
       deliver: (message) => this.emit('message', message),
       receipt: (event) => this.emit('receipt', event),
       receiptMissing: (event) => this.emit('receipt:missing', event),
@@ -313,29 +313,23 @@ export class Node extends EventEmitter<NodeEvents> {
     };
   }
 
-  #dataPeers(): DataPeer[] {
-    if (this.#lifecycle.state !== 'running') return [];
-    return this.#lifecycle.peerTable.dataPeers().map((id) => this.#dataPeer(id));
-  }
-
-  /** What the router sends to: the peer table's way to a data peer. */
-  #dataPeer(peerId: string): DataPeer {
-    return { id: peerId, send: (envelope) => this.#sendData(peerId, envelope) };
-  }
-
-  #sendData(peerId: string, envelope: Envelope): boolean {
-    if (this.#lifecycle.state !== 'running') return false;
-    const { peerTable } = this.#lifecycle;
-    return peerTable.sendData
-      ? peerTable.sendData(peerId, envelope)
-      : this.#connections.send(peerId, envelope);
-  }
-
   #onPeerUp(peer: NodeInfo): void {
     this.#connections.claim(peer.id);
     this.#log.info({ peer: peer.id, name: peer.name }, 'peer up');
     this.emit('peer:up', describeNode(peer));
-    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(this.#dataPeer(peer.id));
+    if (this.#lifecycle.state === 'running') this.#lifecycle.router.onPeerUp(peer.id);
+  }
+
+  /**
+   * What the router sends: the peer table's way to a data peer, else the peer's link, which writes
+   * the envelope's bytes as they are (encoded once for all the peers a copy goes to).
+   */
+  #sendData(peerId: string, out: OutgoingEnvelope): boolean {
+    if (this.#lifecycle.state !== 'running') return false;
+    const { peerTable } = this.#lifecycle;
+    return peerTable.sendData
+      ? peerTable.sendData(peerId, out.envelope)
+      : this.#connections.send(peerId, out.envelope, out);
   }
 
   #onPeerDown(peer: NodeInfo, reason: PeerDownReason): void {

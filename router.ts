@@ -1,8 +1,9 @@
 /**
  * The data plane (docs/protocol.md section 5): originates, checks, deduplicates, delivers and
  * forwards `Routed` messages, learns routes, and answers direct Texts with Receipts. It never
- * touches a socket: the node hands it authenticated data peers and their messages, so it runs
- * unchanged over the in-memory mesh of the tests and the lab.
+ * touches a socket: the node hands it the messages of authenticated data peers, by peer id, and
+ * sends what it decides to send, so it runs unchanged over the in-memory mesh of the tests and
+ * the lab. Each Routed copy is encoded once, and the same bytes go to every peer it goes to.
  *
  * Which neighbours get a broadcast is the job of a `BroadcastStrategy` (flood, gossip, plumtree);
  * everything a strategy must not change lives here, in this order for every copy received:
@@ -26,8 +27,15 @@ import { customRandom, urlAlphabet } from 'nanoid';
 import type { NodeConfig } from './config.js';
 import type { Identity } from './crypto/identity.js';
 import type { SignatureChecker } from './crypto/signatures.js';
-import type { DataPeer } from './membership/legacy-strategy.js';
-import { encodePayload, decodePayload, type IdList, type NodeInfo, type Payload } from './proto/messages.js';
+import {
+  encodeEnvelope,
+  encodePayload,
+  decodePayload,
+  type Envelope,
+  type IdList,
+  type NodeInfo,
+  type Payload,
+} from './proto/messages.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
 import { RouteTable } from './route-table.js';
@@ -89,8 +97,14 @@ export interface RouterContext {
    * that measure the cost of checking inject `uncheckedSignatures`: no setting turns checks off.
    */
   readonly signatures: SignatureChecker;
-  /** The current forwarding set, from the membership strategy. */
-  dataPeers(): DataPeer[];
+  /** The ids of the current forwarding set, from the membership strategy. */
+  dataPeers(): string[];
+  /**
+   * Sends an envelope to a data peer; false when its link refused it. A Routed copy comes as one
+   * `OutgoingEnvelope` for all the peers it goes to, so that writing its `bytes` on every link
+   * encodes it once.
+   */
+  send(peerId: string, out: OutgoingEnvelope): boolean;
   /** A message for this node: a broadcast to a joined room, or a direct Text to it. */
   deliver(message: DeliveredMessage): void;
   /** A Receipt for one of this node's direct Texts. */
@@ -150,7 +164,8 @@ interface PendingReceipt {
 
 /** A copy received, with TTL capped and hops checked. */
 interface Arrival {
-  readonly from: DataPeer;
+  /** The data peer it came from. */
+  readonly from: string;
   readonly payload: Payload;
   readonly bytes: Uint8Array;
   readonly signature: Uint8Array;
@@ -166,6 +181,22 @@ interface Originated {
   readonly ref: MessageRef;
   readonly routed: Routed;
   readonly via: string | undefined;
+}
+
+/**
+ * An envelope to send, and its bytes, encoded on first read only: where the membership sends
+ * data its own way (`sendData`), from the envelope, nothing is encoded here.
+ */
+export class OutgoingEnvelope {
+  #bytes: Uint8Array | undefined;
+
+  constructor(readonly envelope: Envelope) {}
+
+  /** `encodeEnvelope(envelope)`, the same bytes object at every read. */
+  get bytes(): Uint8Array {
+    this.#bytes ??= encodeEnvelope(this.envelope);
+    return this.#bytes;
+  }
 }
 
 export class Router {
@@ -185,6 +216,8 @@ export class Router {
    *  network jitter bunching an honest sender's messages never pushes them over. */
   readonly #originRate: KeyedRate;
   readonly #ownRate: TokenBucket;
+  /** The last copy sent, as sent (see `#outgoing`). */
+  #lastCopy: { readonly routed: Routed; readonly out: OutgoingEnvelope } | undefined;
   #stopped = false;
 
   constructor(context: RouterContext) {
@@ -224,8 +257,8 @@ export class Router {
       random: context.random,
       log: context.log.child({ component: `broadcast-${this.#config.router}` }),
       dataPeers: () => context.dataPeers(),
-      sendRouted: (peer, ref, routed) => this.#sendRouted(peer, ref, routed),
-      sendControl: (peer, kind, body) => this.#sendControl(peer, kind, body),
+      sendRouted: (peerId, ref, routed) => this.#sendRouted(peerId, ref, routed),
+      sendControl: (peerId, kind, body) => this.#sendControl(peerId, kind, body),
       hasSeen: (originId, id) => this.#seen.has(messageKey(originId, id)),
     });
   }
@@ -274,9 +307,10 @@ export class Router {
     const failed = pending.via;
     pending.via = undefined;
     this.#counters.increment('directFlooded');
-    for (const peer of this.#context.dataPeers()) {
-      if (peer.id !== failed) this.#sendRouted(peer, pending.ref, pending.routed);
+    for (const peerId of this.#context.dataPeers()) {
+      if (peerId !== failed) this.#sendRouted(peerId, pending.ref, pending.routed);
     }
+    this.#forgetEncoded();
   }
 
   /** Refuses a text over the rate the relays would drop it at, so that the user learns it. */
@@ -302,7 +336,7 @@ export class Router {
   }
 
   /** A Routed message from a data peer. Never throws. */
-  onRouted(from: DataPeer, routed: Routed): void {
+  onRouted(from: string, routed: Routed): void {
     if (this.#stopped) return;
     // hops 0 is as meaningless as TTL 0: the copy crossed at least the link it came over.
     const hops = Math.max(routed.hops, 1);
@@ -325,20 +359,22 @@ export class Router {
     this.#observeReceive(originId, payload.id, hops, seen !== undefined, from);
     if (seen) this.#onSeenCopy(arrival, seen);
     else this.#onFirstCopy(arrival);
+    this.#forgetEncoded();
   }
 
   /** An IHave, Graft or Prune from a data peer. Never throws. */
-  onControl(from: DataPeer, kind: ControlKind, body: IdList | Record<string, never>): void {
+  onControl(from: string, kind: ControlKind, body: IdList | Record<string, never>): void {
     if (this.#stopped) return;
     if (kind !== 'prune') {
       const problem = idListProblem(body as IdList, this.#config.maxIdsPerMessage);
       if (problem) return this.#drop(problem, from);
     }
     if (!this.#strategy.onControl(from, kind, body as ControlBody)) this.#drop('controlUnsupported', from);
+    this.#forgetEncoded();
   }
 
-  onPeerUp(peer: DataPeer): void {
-    if (!this.#stopped) this.#strategy.onPeerUp(peer);
+  onPeerUp(peerId: string): void {
+    if (!this.#stopped) this.#strategy.onPeerUp(peerId);
   }
 
   onPeerDown(peerId: string): void {
@@ -401,11 +437,11 @@ export class Router {
     // Seen as forwarded with the full TTL, so that no echo is ever forwarded again by its origin.
     this.#seen.remember(ref.key, bytes, signature, this.#config.ttl);
     if ('text' in content) this.#counters.increment('originated');
-    if (to === '') {
-      this.#strategy.onMessage({ ...ref, next: routed }, undefined);
-      return { id, ref, routed, via: undefined };
-    }
-    return { id, ref, routed, via: this.#forwardDirect(ref, routed, to, undefined) };
+    let via: string | undefined;
+    if (to === '') this.#strategy.onMessage({ ...ref, next: routed }, undefined);
+    else via = this.#forwardDirect(ref, routed, to, undefined);
+    this.#forgetEncoded();
+    return { id, ref, routed, via };
   }
 
   /** A copy of a message already accepted (or originated): forward again if it goes further. */
@@ -416,13 +452,13 @@ export class Router {
     // Same key, other bytes: a forgery or a reused id. Never checked, never delivered.
     if (match === 'otherBytes') return this.#onDuplicate(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
-    this.#routes.learn(ref.originId, from.id, arrival.hops);
+    this.#routes.learn(ref.originId, from, arrival.hops);
     const next = this.#nextCopy(arrival);
     if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
       this.#counters.increment('reforwarded');
       seen.forwardedTtl = next.ttl;
-      if (payload.to === '') this.#strategy.onReforward({ ...ref, next }, from.id);
-      else this.#forwardDirect(ref, next, payload.to, from.id);
+      if (payload.to === '') this.#strategy.onReforward({ ...ref, next }, from);
+      else this.#forwardDirect(ref, next, payload.to, from);
       return;
     }
     this.#onDuplicate(arrival);
@@ -443,7 +479,7 @@ export class Router {
   /** Only broadcasts tell the strategy: a flooded direct message says nothing about its tree. */
   #onDuplicate({ payload, ref, from }: Arrival): void {
     this.#counters.increment('duplicates');
-    if (payload.to === '') this.#strategy.onDuplicate(ref, from.id);
+    if (payload.to === '') this.#strategy.onDuplicate(ref, from);
   }
 
   #onFirstCopy(arrival: Arrival): void {
@@ -460,7 +496,7 @@ export class Router {
       return this.#refuse('originRate', from, ref);
     }
     const entry = this.#seen.remember(ref.key, arrival.bytes, arrival.signature, 0);
-    this.#routes.learn(origin.id, from.id, arrival.hops);
+    this.#routes.learn(origin.id, from, arrival.hops);
     if (payload.receipt != null) this.#maybeConfirmByReceipt(payload, origin);
     if (origin.id === this.#context.self.id) {
       // A genuine message of this node it no longer remembers (restart, eviction): not news to it.
@@ -473,9 +509,9 @@ export class Router {
     const next = this.#nextCopy(arrival);
     if (!next) this.#counters.increment('ttlExpired');
     entry.forwardedTtl = next?.ttl ?? 0;
-    if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from.id);
+    if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from);
     else if (next) {
-      const via = this.#forwardDirect(ref, next, payload.to, from.id);
+      const via = this.#forwardDirect(ref, next, payload.to, from);
       if (via !== undefined && payload.text != null) this.#relayedTexts.set(ref.key, { to: payload.to, via });
     }
   }
@@ -551,15 +587,15 @@ export class Router {
    */
   #forwardDirect(ref: MessageRef, routed: Routed, to: string, from: string | undefined): string | undefined {
     const peers = this.#context.dataPeers();
-    const neighbour = peers.find((peer) => peer.id === to);
+    const isNeighbour = peers.includes(to);
     const via = this.#routes.get(to)?.via;
-    const hop = neighbour ?? peers.find((peer) => peer.id === via);
-    if (hop && hop.id !== from && this.#sendRouted(hop, ref, routed)) {
+    const hop = isNeighbour ? to : via !== undefined && peers.includes(via) ? via : undefined;
+    if (hop !== undefined && hop !== from && this.#sendRouted(hop, ref, routed)) {
       this.#counters.increment('directRouted');
-      return neighbour ? undefined : hop.id;
+      return isNeighbour ? undefined : hop;
     }
     this.#counters.increment('directFlooded');
-    for (const peer of peers) if (peer.id !== from) this.#sendRouted(peer, ref, routed);
+    for (const peerId of peers) if (peerId !== from) this.#sendRouted(peerId, ref, routed);
     return undefined;
   }
 
@@ -567,46 +603,66 @@ export class Router {
     return this.#context.signatures.verify(origin.publicKey, signedBytesOf(arrival.bytes), arrival.signature);
   }
 
-  #sendRouted(peer: DataPeer, ref: MessageRef, routed: Routed): boolean {
-    if (!peer.send({ routed })) return false;
+  #sendRouted(peerId: string, ref: MessageRef, routed: Routed): boolean {
+    if (!this.#context.send(peerId, this.#outgoing(routed))) return false;
     this.#counters.increment('copiesSent');
     if (ref.originId !== this.#context.self.id) this.#counters.increment('forwarded');
-    this.#context.observe?.({ type: 'send', originId: ref.originId, id: ref.id, toPeer: peer.id });
+    this.#context.observe?.({ type: 'send', originId: ref.originId, id: ref.id, toPeer: peerId });
     return true;
   }
 
-  #sendControl(peer: DataPeer, kind: ControlKind, body: ControlBody): boolean {
+  /**
+   * The envelope of a copy, one for all the peers it goes to, so that it is encoded once.
+   * Remembering the last copy is enough: a copy goes to all its peers within one input (one loop
+   * of the strategy or of `#forwardDirect`), and a copy is never changed once made (`#nextCopy`
+   * makes a new one per TTL and hops), so the same object always stands for the same bytes.
+   */
+  #outgoing(routed: Routed): OutgoingEnvelope {
+    if (this.#lastCopy?.routed !== routed) this.#lastCopy = { routed, out: new OutgoingEnvelope({ routed }) };
+    return this.#lastCopy.out;
+  }
+
+  /**
+   * Called at the end of every input that may send a copy. Encoded bytes are a slice of Node's
+   * shared 8 KiB allocation pool (protobufjs allocates them with `Buffer.allocUnsafe`): kept
+   * until the next message, they would pin a whole slab per node.
+   */
+  #forgetEncoded(): void {
+    this.#lastCopy = undefined;
+  }
+
+  #sendControl(peerId: string, kind: ControlKind, body: ControlBody): boolean {
     const envelope =
       kind === 'prune'
         ? { prune: {} }
         : kind === 'ihave'
           ? { ihave: body as IdList }
           : { graft: body as IdList };
-    if (!peer.send(envelope)) return false;
-    this.#context.observe?.({ type: 'control', kind, toPeer: peer.id });
+    if (!this.#context.send(peerId, new OutgoingEnvelope(envelope))) return false;
+    this.#context.observe?.({ type: 'control', kind, toPeer: peerId });
     return true;
   }
 
-  #observeReceive(originId: string, id: string, hops: number, duplicate: boolean, from: DataPeer): void {
-    this.#context.observe?.({ type: 'receive', originId, id, hops, duplicate, fromPeer: from.id });
+  #observeReceive(originId: string, id: string, hops: number, duplicate: boolean, from: string): void {
+    this.#context.observe?.({ type: 'receive', originId, id, hops, duplicate, fromPeer: from });
   }
 
   /** A Routed refused: dropped and counted, and its sender punished where `ROUTED_RULES` says so. */
-  #refuse(reason: RoutedProblem, from: DataPeer, ref?: MessageRef): void {
+  #refuse(reason: RoutedProblem, from: string, ref?: MessageRef): void {
     this.#drop(reason, from);
     if (ROUTED_RULES[reason] !== 'punish') return;
     const what = ref ? `message ${ref.id} of origin ${ref.originId || '(none)'}` : 'a routed message';
-    this.#context.punish(from.id, `${reason} on ${what}`, reason);
+    this.#context.punish(from, `${reason} on ${what}`, reason);
   }
 
-  #drop(reason: DropReason, from: DataPeer): void {
+  #drop(reason: DropReason, from: string): void {
     this.#counters.increment(`drop.${reason}`);
     if (reason === 'hopsExceeded' || reason === 'badSignature' || reason === 'originRate')
       this.#counters.increment(reason);
     else if (PAYLOAD_PROBLEMS.includes(reason)) this.#counters.increment('invalidPayload');
     else if (SENT_AT_PROBLEMS.includes(reason)) this.#counters.increment('outsideWindow');
     else this.#counters.increment('controlDropped');
-    this.#log.debug({ peer: from.id, reason }, 'dropped routed input');
+    this.#log.debug({ peer: from, reason }, 'dropped routed input');
   }
 }
 

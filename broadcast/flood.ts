@@ -7,8 +7,8 @@ import type { BroadcastContext, BroadcastMessage, BroadcastStrategy } from './st
 export function createFlood(context: BroadcastContext): BroadcastStrategy {
   const push = (message: BroadcastMessage, from: string | undefined): void => {
     if (!message.next) return;
-    for (const peer of context.dataPeers()) {
-      if (peer.id !== from) context.sendRouted(peer, message, message.next);
+    for (const peerId of context.dataPeers()) {
+      if (peerId !== from) context.sendRouted(peerId, message, message.next);
     }
   };
   return {

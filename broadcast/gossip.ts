@@ -9,9 +9,9 @@ import type { BroadcastContext, BroadcastMessage, BroadcastStrategy } from './st
 export function createGossip(context: BroadcastContext): BroadcastStrategy {
   const push = (message: BroadcastMessage, from: string | undefined): void => {
     if (!message.next) return;
-    const candidates = context.dataPeers().filter((peer) => peer.id !== from);
-    for (const peer of pickSome(context.random, candidates, context.config.gossipFanout)) {
-      context.sendRouted(peer, message, message.next);
+    const candidates = context.dataPeers().filter((peerId) => peerId !== from);
+    for (const peerId of pickSome(context.random, candidates, context.config.gossipFanout)) {
+      context.sendRouted(peerId, message, message.next);
     }
   };
   return {

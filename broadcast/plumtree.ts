@@ -32,7 +32,6 @@
  * therefore eager without ceremony, and a peer the membership forgot to report is still served.
  */
 import { LRUCache } from 'lru-cache';
-import type { DataPeer } from '../membership/legacy-strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import { Timer, type Scheduled } from '../utils/clock.js';
 import { Counters } from '../utils/counters.js';
@@ -135,11 +134,10 @@ class Plumtree implements BroadcastStrategy {
 
   onDuplicate(message: MessageRef, from: string): void {
     if (this.#stopped) return;
-    const peer = this.#peer(from);
     const senders = this.#cache.get(message.key)?.senders;
     // A peer's second copy is its reforward: its first copy already told whether the link is on
     // the tree, and pruning now could cut the tree.
-    if (!peer || senders?.has(from)) return;
+    if (!this.#isDataPeer(from) || senders?.has(from)) return;
     senders?.add(from);
     if (this.#isRecentTreeLink(from)) {
       this.#counters.increment('prunesSpared');
@@ -147,14 +145,14 @@ class Plumtree implements BroadcastStrategy {
     }
     // A redundant copy means the link closes a cycle of the eager graph: cut it on both sides.
     this.#lazy.add(from);
-    if (this.#context.sendControl(peer, 'prune', {})) this.#counters.increment('prunesSent');
+    if (this.#context.sendControl(from, 'prune', {})) this.#counters.increment('prunesSent');
   }
 
-  onControl(from: DataPeer, kind: ControlKind, body: ControlBody): boolean {
+  onControl(from: string, kind: ControlKind, body: ControlBody): boolean {
     if (this.#stopped) return true;
     if (kind === 'prune') {
       this.#counters.increment('prunesReceived');
-      this.#lazy.add(from.id);
+      this.#lazy.add(from);
     } else if (kind === 'ihave') {
       this.#onIHave(from, body as IdList);
     } else {
@@ -163,8 +161,8 @@ class Plumtree implements BroadcastStrategy {
     return true;
   }
 
-  onPeerUp(peer: DataPeer): void {
-    this.#lazy.delete(peer.id);
+  onPeerUp(peerId: string): void {
+    this.#lazy.delete(peerId);
   }
 
   onPeerDown(peerId: string): void {
@@ -187,7 +185,7 @@ class Plumtree implements BroadcastStrategy {
 
   stats(): Record<string, number> {
     const peers = this.#context.dataPeers();
-    const lazy = peers.filter((peer) => this.#lazy.has(peer.id)).length;
+    const lazy = peers.filter((peerId) => this.#lazy.has(peerId)).length;
     return {
       ...this.#counters.snapshot(),
       eagerPeers: peers.length - lazy,
@@ -199,14 +197,14 @@ class Plumtree implements BroadcastStrategy {
 
   /** Eager peers get the copy now, lazy peers an announcement at the next flush. */
   #push(ref: MessageRef, routed: Routed, skip: ReadonlyArray<string | undefined>): void {
-    for (const peer of this.#context.dataPeers()) {
-      if (skip.includes(peer.id)) continue;
-      if (this.#lazy.has(peer.id)) this.#enqueue(peer.id, ref);
-      else this.#context.sendRouted(peer, ref, routed);
+    for (const peerId of this.#context.dataPeers()) {
+      if (skip.includes(peerId)) continue;
+      if (this.#lazy.has(peerId)) this.#enqueue(peerId, ref);
+      else this.#context.sendRouted(peerId, ref, routed);
     }
   }
 
-  #onIHave(from: DataPeer, list: IdList): void {
+  #onIHave(from: string, list: IdList): void {
     this.#counters.increment('ihaveReceived');
     const { plumtreeCacheSize, plumtreeGraftTimeoutMs } = this.#context.config;
     list.ids.forEach((id, i) => {
@@ -224,7 +222,7 @@ class Plumtree implements BroadcastStrategy {
         missing = { ref: { key, originId, id }, announcers: [], timer };
         this.#missing.set(key, missing);
       }
-      if (!missing.announcers.includes(from.id)) missing.announcers.push(from.id);
+      if (!missing.announcers.includes(from)) missing.announcers.push(from);
     });
   }
 
@@ -232,16 +230,14 @@ class Plumtree implements BroadcastStrategy {
   #onGraftTimer(key: string): void {
     const missing = this.#missing.get(key);
     if (this.#stopped || !missing) return;
-    let announcer: DataPeer | undefined;
-    while (!announcer && missing.announcers.length > 0) {
-      announcer = this.#peer(missing.announcers.shift() ?? '');
-    }
-    if (!announcer) {
+    let announcer = missing.announcers.shift();
+    while (announcer !== undefined && !this.#isDataPeer(announcer)) announcer = missing.announcers.shift();
+    if (announcer === undefined) {
       // Nobody left to ask; a later IHave starts over.
       this.#missing.delete(key);
       return;
     }
-    this.#lazy.delete(announcer.id);
+    this.#lazy.delete(announcer);
     const body: IdList = { ids: [missing.ref.id], origins: [missing.ref.originId] };
     if (this.#context.sendControl(announcer, 'graft', body)) this.#counters.increment('graftsSent');
     // Should that answer be lost too, the next announcer is asked after another timeout.
@@ -250,9 +246,9 @@ class Plumtree implements BroadcastStrategy {
     );
   }
 
-  #onGraft(from: DataPeer, list: IdList): void {
+  #onGraft(from: string, list: IdList): void {
     this.#counters.increment('graftsReceived');
-    this.#lazy.delete(from.id);
+    this.#lazy.delete(from);
     list.ids.forEach((id, i) => {
       const cached = this.#cache.get(messageKey(list.origins[i] ?? '', id));
       if (!cached?.routed) {
@@ -307,16 +303,15 @@ class Plumtree implements BroadcastStrategy {
   #flushPeer(peerId: string): void {
     const queue = this.#queues.get(peerId);
     this.#queues.delete(peerId);
-    const peer = this.#peer(peerId);
-    if (!queue || !peer) return;
-    if (this.#context.sendControl(peer, 'ihave', queue)) {
+    if (!queue || !this.#isDataPeer(peerId)) return;
+    if (this.#context.sendControl(peerId, 'ihave', queue)) {
       this.#counters.increment('ihaveSent');
       this.#counters.increment('ihaveIdsSent', queue.ids.length);
     }
   }
 
-  #peer(peerId: string): DataPeer | undefined {
-    return this.#context.dataPeers().find((peer) => peer.id === peerId);
+  #isDataPeer(peerId: string): boolean {
+    return this.#context.dataPeers().includes(peerId);
   }
 }
 

@@ -12,7 +12,6 @@
  * through `context.clock` and must all be cancelled by `stop()`.
  */
 import type { NodeConfig } from '../config.js';
-import type { DataPeer } from '../membership/legacy-strategy.js';
 import type { IdList, Routed } from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import type { Random } from '../utils/random.js';
@@ -47,12 +46,17 @@ export interface BroadcastContext {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
-  /** The current forwarding set, from the membership strategy. */
-  dataPeers(): DataPeer[];
-  /** Sends one Routed copy; the router counts and observes it. False when the link refused it. */
-  sendRouted(peer: DataPeer, message: MessageRef, routed: Routed): boolean;
-  /** Sends one control message; the router observes it. False when the link refused it. */
-  sendControl(peer: DataPeer, kind: ControlKind, body: ControlBody): boolean;
+  /** The ids of the current forwarding set, from the membership strategy. */
+  dataPeers(): string[];
+  /**
+   * Sends one Routed copy to a data peer; the router counts and observes it. The copy is encoded
+   * once, whatever the number of peers it goes to, when the same `routed` object is passed for
+   * each, one after the other within the same input (as a loop over the peers does). False when
+   * the link refused it.
+   */
+  sendRouted(peerId: string, message: MessageRef, routed: Routed): boolean;
+  /** Sends one control message to a data peer; the router observes it. False when the link refused it. */
+  sendControl(peerId: string, kind: ControlKind, body: ControlBody): boolean;
   /** Whether the router has already accepted or originated this message (it is in the seen cache). */
   hasSeen(originId: string, id: string): boolean;
 }
@@ -79,9 +83,9 @@ export interface BroadcastStrategy {
    * (`idListProblem`). Returns false when the strategy does not speak that message, which the
    * router counts as a drop.
    */
-  onControl(from: DataPeer, kind: ControlKind, body: ControlBody): boolean;
+  onControl(fromPeerId: string, kind: ControlKind, body: ControlBody): boolean;
   /** A peer entered the data set. */
-  onPeerUp(peer: DataPeer): void;
+  onPeerUp(peerId: string): void;
   /** A peer left the data set; forget every state about it. */
   onPeerDown(peerId: string): void;
   /** Cancels every timer. Idempotent; no callback runs afterwards. */

@@ -183,12 +183,13 @@ export class Connections {
   }
 
   /**
-   * Sends on the peer's link; while the winner of a duplicate contest completes its handshake,
-   * queues for it (at most MAX_QUEUED_FOR_WINNER envelopes, then drops and counts).
+   * Sends on the peer's link (`encoded`: the envelope's bytes, encoded once for several peers);
+   * while the winner of a duplicate contest completes its handshake, queues for it (at most
+   * MAX_QUEUED_FOR_WINNER envelopes, then drops and counts).
    */
-  send(peerId: string, envelope: Envelope): boolean {
+  send(peerId: string, envelope: Envelope, encoded?: { readonly bytes: Uint8Array }): boolean {
     const link = this.#byPeer.get(peerId);
-    if (link) return link.send(envelope);
+    if (link) return encoded ? link.sendEncoded(encoded.bytes) : link.send(envelope);
     const awaited = this.#awaitingWinner.get(peerId);
     if (!awaited) return false;
     if (awaited.queued.length >= MAX_QUEUED_FOR_WINNER) {

@@ -60,12 +60,12 @@ export class Inbound {
     switch (message.kind) {
       case 'routed':
         if (!connections.charge(link, 'routed', 1)) return;
-        return router.onRouted(link, message.body);
+        return router.onRouted(link.id, message.body);
       case 'ihave':
       case 'graft':
         return this.#onIdList(link, message.kind, message.body);
       case 'prune':
-        return router.onControl(link, 'prune', {});
+        return router.onControl(link.id, 'prune', {});
       default:
         link.close('PROTOCOL', `unexpected ${message.kind}`);
     }
@@ -99,7 +99,7 @@ export class Inbound {
     }
     if (!connections.charge(link, 'routed', 1)) return;
     count('drainedRouted');
-    router.onRouted(link, message.body);
+    router.onRouted(link.id, message.body);
   }
 
   #wasRecentNeighbour(peerId: string): boolean {
@@ -118,7 +118,7 @@ export class Inbound {
       );
     }
     if (kind === 'graft' && !connections.charge(link, 'graft', list.ids.length)) return;
-    router.onControl(link, kind, list);
+    router.onControl(link.id, kind, list);
   }
 }
 

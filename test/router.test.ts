@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../config.js';
 import { createBroadcastStrategy } from '../broadcast/registry.js';
+import { decodeEnvelope, encodeEnvelope } from '../proto/messages.js';
 import { idListProblem, isIdListWithinLimit, Router } from '../router.js';
 import { silentLogger } from '../utils/logger.js';
 import { seededRandom } from '../utils/random.js';
@@ -420,6 +421,76 @@ describe('gossip', () => {
   });
 });
 
+describe('each copy is encoded once, whatever the number of peers it goes to', () => {
+  const random = seededRandom(77);
+  const author = makeIdentity(random);
+  const authorInfo = nodeInfoOf(author, 60);
+  /** Node 0 in the middle of a star of `size - 1` neighbours. */
+  const star = (size: number, config: MeshOptions['config'] = {}): RouterMesh =>
+    mesh({ size, edges: Array.from({ length: size - 1 }, (_, i) => [0, i + 1] as const), config });
+
+  /** What node `index` sent as Routed copies: to whom, the bytes, and their decoding. */
+  function routedSent(net: RouterMesh, index: number): Array<{ to: string; encoded: Uint8Array }> {
+    return net.node(index).sent.flatMap(({ to, out }) => {
+      if (!('routed' in out.envelope)) return [];
+      // The bytes are the envelope's own encoding, the same object at every read: what the
+      // node writes is what was decided, encoded once.
+      expect(out.bytes).toEqual(encodeEnvelope(out.envelope));
+      expect(out.bytes).toBe(out.bytes);
+      return [{ to, encoded: out.bytes }];
+    });
+  }
+
+  it.each(['flood', 'gossip', 'plumtree'])(
+    '%s: a relayed copy goes to every other neighbour as one and the same bytes',
+    (router) => {
+      const net = star(6, { router, gossipFanout: 64 });
+      net.inject(0, 1, craftRouted(author, authorInfo, { id: 'relay-me' }, { ttl: 5, hops: 2 }));
+      const sent = routedSent(net, 0);
+      expect(sent.map(({ to }) => to).sort()).toEqual([2, 3, 4, 5].map((i) => net.node(i).info.id).sort());
+      const first = sent[0]?.encoded;
+      for (const { encoded } of sent) expect(encoded).toBe(first);
+      const decoded = decodeEnvelope(first ?? new Uint8Array());
+      expect(decoded.ok && decoded.value.kind === 'routed' && decoded.value.body).toMatchObject({
+        ttl: 4,
+        hops: 3,
+      });
+      expect(net.node(0).router.stats()).toMatchObject({ copiesSent: 4, forwarded: 4 });
+      net.run();
+      for (const i of [2, 3, 4, 5]) expect(net.node(i).delivered.map((m) => m.id)).toEqual(['relay-me']);
+    },
+  );
+
+  it('an own broadcast, and a direct message flooded for want of a route, are encoded once too', () => {
+    const net = star(5);
+    net.node(0).router.broadcast('to all');
+    net.node(0).router.send('0123456789abcdef', 'to nobody known');
+    const sent = routedSent(net, 0);
+    expect(sent).toHaveLength(8);
+    // One encoding per message, shared by the four neighbours.
+    expect(new Set(sent.slice(0, 4).map(({ encoded }) => encoded)).size).toBe(1);
+    expect(new Set(sent.slice(4).map(({ encoded }) => encoded)).size).toBe(1);
+    expect(sent[0]?.encoded).not.toBe(sent[4]?.encoded);
+    expect(net.node(0).router.stats()).toMatchObject({ copiesSent: 8, forwarded: 0, directFlooded: 1 });
+  });
+
+  it('a reforward with more TTL is another copy with its own bytes, again one for every peer', () => {
+    const net = star(4);
+    const routed = craftRouted(author, authorInfo, { id: 'twice' }, { ttl: 2 });
+    net.inject(0, 1, routed);
+    net.inject(0, 1, { ...routed, ttl: 6 });
+    const sent = routedSent(net, 0);
+    expect(sent).toHaveLength(4);
+    const [short, long] = [sent.slice(0, 2), sent.slice(2)].map((copies) => {
+      expect(copies[0]?.encoded).toBe(copies[1]?.encoded);
+      const decoded = decodeEnvelope(copies[0]?.encoded ?? new Uint8Array());
+      return decoded.ok && decoded.value.kind === 'routed' ? decoded.value.body.ttl : undefined;
+    });
+    expect([short, long]).toEqual([1, 5]);
+    expect(net.node(0).router.stats()).toMatchObject({ reforwarded: 1, copiesSent: 4 });
+  });
+});
+
 describe('api and lifecycle', () => {
   it('refuses bad local input', () => {
     const net = mesh({ size: 1, edges: [] });
@@ -482,6 +553,7 @@ describe('api and lifecycle', () => {
         random: seededRandom(5),
         log: silentLogger(),
         dataPeers: () => [],
+        send: () => false,
         deliver: () => {},
         receipt: () => {},
         receiptMissing: () => {},

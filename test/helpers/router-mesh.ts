@@ -1,23 +1,27 @@
 /**
  * An in-memory mesh of Routers for the router's unit tests (no sockets): N routers wired by fake
- * DataPeers along the edges of a given topology. Every envelope is encoded and decoded with the
- * real codec and delivered after its link's delay on one shared SimClock, so a run is deterministic
- * for a seed and takes no real time. A link that is cut loses what it was carrying.
+ * links along the edges of a given topology, each router naming its neighbours by peer id. Every
+ * envelope travels as the bytes the router's `OutgoingEnvelope` encodes (with the real codec), is
+ * decoded on arrival and delivered after its link's delay on one shared SimClock, so a run is
+ * deterministic for a seed and takes no real time. A link that is cut loses what it was carrying.
  */
 import { resolveConfig, type NodeConfig } from '../../config.js';
 import { Identity } from '../../crypto/identity.js';
-import type { DataPeer } from '../../membership/legacy-strategy.js';
 import {
   decodeEnvelope,
-  encodeEnvelope,
   encodePayload,
-  type Envelope,
   type IdList,
   type NodeInfo,
   type Payload,
   type Routed,
 } from '../../proto/messages.js';
-import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from '../../router.js';
+import {
+  Router,
+  type DeliveredMessage,
+  type OutgoingEnvelope,
+  type ReceiptEvent,
+  type RouterObservation,
+} from '../../router.js';
 import { silentLogger } from '../../utils/logger.js';
 import { seededRandom, type Random } from '../../utils/random.js';
 import { SimClock } from '../../utils/sim-clock.js';
@@ -46,8 +50,15 @@ export interface MeshNode {
   readonly missing: Array<{ messageId: string; to: string }>;
   readonly punished: Array<{ peerId: string; reason: string }>;
   readonly observations: RouterObservation[];
-  /** This node's DataPeer for each neighbour, by neighbour index. */
-  readonly peers: Map<number, DataPeer>;
+  /** The peer id of each neighbour, by neighbour index. */
+  readonly peers: Map<number, string>;
+  /** Every envelope the router sent, in order, as it handed it over. */
+  readonly sent: Array<{ to: string; out: OutgoingEnvelope }>;
+}
+
+/** One direction of a link: sends from its node to the neighbour. A new one per link opened. */
+interface MeshLink {
+  send(bytes: Uint8Array): boolean;
 }
 
 export function makeIdentity(random: Random): Identity {
@@ -73,6 +84,8 @@ const SMALL_CACHES: Partial<NodeConfig> = {
 export class RouterMesh {
   readonly clock = new SimClock(0);
   readonly nodes: MeshNode[] = [];
+  /** Each node's open links, by neighbour index. */
+  readonly #links: Array<Map<number, MeshLink>> = [];
   readonly #latencyMs: (a: number, b: number) => number;
   readonly #signatures: () => SignatureChecker;
 
@@ -106,12 +119,12 @@ export class RouterMesh {
   /** Opens a link both ways and reports it up to both routers. */
   link(a: number, b: number): void {
     if (a === b || this.isLinked(a, b)) return;
-    const peerOfA = this.#makePeer(a, b);
-    const peerOfB = this.#makePeer(b, a);
-    this.node(a).peers.set(b, peerOfA);
-    this.node(b).peers.set(a, peerOfB);
-    this.node(a).router.onPeerUp(peerOfA);
-    this.node(b).router.onPeerUp(peerOfB);
+    this.#linksOf(a).set(b, this.#makeLink(a, b));
+    this.#linksOf(b).set(a, this.#makeLink(b, a));
+    this.node(a).peers.set(b, this.node(b).info.id);
+    this.node(b).peers.set(a, this.node(a).info.id);
+    this.node(a).router.onPeerUp(this.node(b).info.id);
+    this.node(b).router.onPeerUp(this.node(a).info.id);
   }
 
   /** Closes a link; what it carries is lost, and both routers see the peer go down. */
@@ -119,15 +132,17 @@ export class RouterMesh {
     if (!this.isLinked(a, b)) return;
     this.node(a).peers.delete(b);
     this.node(b).peers.delete(a);
+    this.#linksOf(a).delete(b);
+    this.#linksOf(b).delete(a);
     this.node(a).router.onPeerDown(this.node(b).info.id);
     this.node(b).router.onPeerDown(this.node(a).info.id);
   }
 
   /** Hands node `to` a Routed as if its neighbour `from` had sent it, synchronously. */
   inject(to: number, from: number, routed: Routed): void {
-    const peer = this.node(to).peers.get(from);
-    if (!peer) throw new Error(`${from} is not a neighbour of ${to}`);
-    this.node(to).router.onRouted(peer, routed);
+    const peerId = this.node(to).peers.get(from);
+    if (!peerId) throw new Error(`${from} is not a neighbour of ${to}`);
+    this.node(to).router.onRouted(peerId, routed);
   }
 
   /** Runs every timer due within `ms` of virtual time (link deliveries, flushes, grafts...). */
@@ -156,7 +171,10 @@ export class RouterMesh {
   }
 
   #makeNode(index: number, config: NodeConfig, identity: Identity, random: Random): MeshNode {
-    const peers = new Map<number, DataPeer>();
+    const peers = new Map<number, string>();
+    const links = new Map<number, MeshLink>();
+    this.#links[index] = links;
+    const sent: MeshNode['sent'] = [];
     const node: Omit<MeshNode, 'router'> = {
       index,
       identity,
@@ -167,6 +185,11 @@ export class RouterMesh {
       punished: [],
       observations: [],
       peers,
+      sent,
+    };
+    const linkTo = (peerId: string): MeshLink | undefined => {
+      for (const [neighbour, id] of peers) if (id === peerId) return links.get(neighbour);
+      return undefined;
     };
     const router = new Router({
       identity,
@@ -177,6 +200,12 @@ export class RouterMesh {
       random,
       log: silentLogger(),
       dataPeers: () => [...peers.values()],
+      send: (peerId, out) => {
+        const link = linkTo(peerId);
+        if (!link) return false;
+        sent.push({ to: peerId, out });
+        return link.send(out.bytes);
+      },
       deliver: (message) => node.delivered.push(message),
       receipt: (event) => node.receipts.push(event),
       receiptMissing: (event) => node.missing.push(event),
@@ -186,30 +215,35 @@ export class RouterMesh {
     return { ...node, router };
   }
 
+  #linksOf(index: number): Map<number, MeshLink> {
+    const links = this.#links[index];
+    if (!links) throw new Error(`no node ${index}`);
+    return links;
+  }
+
   /**
-   * The DataPeer of `self` for `remote`. Like a TCP connection, a link is in order: a frame never
+   * The link of `self` to `remote`. Like a TCP connection, a link is in order: a frame never
    * overtakes an earlier one, whatever delay `latencyMs` draws for it.
    */
-  #makePeer(self: number, remote: number): DataPeer {
+  #makeLink(self: number, remote: number): MeshLink {
     let lastArrival = 0;
-    const peer: DataPeer = {
-      id: this.node(remote).info.id,
-      send: (envelope: Envelope): boolean => {
-        if (this.node(self).peers.get(remote) !== peer) return false;
-        const bytes = encodeEnvelope(envelope);
+    const link: MeshLink = {
+      send: (bytes) => {
+        if (this.#linksOf(self).get(remote) !== link) return false;
         const now = this.clock.now();
         lastArrival = Math.max(now + this.#latencyMs(self, remote), lastArrival);
-        const link = this.node(remote).peers.get(self);
-        this.clock.schedule(lastArrival - now, () => this.#arrive(remote, self, link, bytes));
+        const back = this.#linksOf(remote).get(self);
+        this.clock.schedule(lastArrival - now, () => this.#arrive(remote, self, back, bytes));
         return true;
       },
     };
-    return peer;
+    return link;
   }
 
-  #arrive(at: number, from: number, link: DataPeer | undefined, bytes: Uint8Array): void {
+  #arrive(at: number, from: number, back: MeshLink | undefined, bytes: Uint8Array): void {
     const peer = this.node(at).peers.get(from);
-    if (!peer || peer !== link) return; // the link died while the frame was on it
+    // The link died while the frame was on it (a link opened since is another one).
+    if (!peer || this.#linksOf(at).get(from) !== back) return;
     const decoded = decodeEnvelope(bytes);
     if (!decoded.ok) throw new Error(decoded.reason);
     const { kind, envelope } = decoded.value;
