@@ -18,6 +18,8 @@
  * - a node killed without Leave: its peers see its links close after the detection delay.
  */
 import { formatAddress, resolveConfig, type Address, type NodeConfig } from '../config.js';
+import type { Identity } from '../crypto/identity.js';
+import { uncheckedSignatures } from '../crypto/signatures.js';
 import { MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
 import { ShortLived } from '../link/short-lived.js';
 import { isMembershipMessage } from '../peer-table.js';
@@ -35,6 +37,7 @@ import {
   type Message,
   type NodeInfo,
 } from '../proto/messages.js';
+import { Router, type DeliveredMessage, type RouterObservation } from '../router.js';
 import { silentLogger, type Logger } from '../utils/logger.js';
 import { seededRandom, type Random } from '../utils/random.js';
 import { SimClock } from '../utils/sim-clock.js';
@@ -57,6 +60,18 @@ export interface SimulationOptions {
   config?: Partial<NodeConfig>;
   network?: NetworkModel;
   logger?: Logger;
+  /** A message delivered to a node (a broadcast of a joined room, a direct Text to it). */
+  onDeliver?: (node: SimNode, message: DeliveredMessage) => void;
+  /** The router's measurement hook, as the lab's `observe`. */
+  onObserve?: (node: SimNode, event: RouterObservation) => void;
+}
+
+/** What a simulated node is: its identity and where it listens. */
+export interface SimNodeInfo {
+  identity: Identity;
+  name: string;
+  host: string;
+  port: number;
 }
 
 export interface PeerEvent {
@@ -80,25 +95,35 @@ interface LinkEnd {
 }
 
 export class SimNode {
+  readonly info: NodeInfo;
   readonly links = new Map<string, LinkEnd>();
   readonly strategy: MembershipStrategy;
+  readonly router: Router;
   isAlive = true;
+  /**
+   * Peers that left the data set, with when: a Routed they sent before they knew is still taken
+   * within `linkDrainMs`, as the node takes it from a draining link (link/inbound.ts).
+   */
+  readonly formerNeighbours = new Map<string, number>();
   /** Dials in flight, by address key: how many callers wait on each. */
   readonly dials = new Map<string, number>();
   readonly drops = new Map<string, number>();
 
   constructor(
-    readonly info: NodeInfo,
+    node: SimNodeInfo,
     readonly index: number,
     readonly sim: Simulation,
     factory: MembershipFactory,
-    random: Random,
+    streams: { membership: Random; broadcast: Random },
   ) {
+    const { identity, name, host, port } = node;
+    const info: NodeInfo = { id: identity.id, name, host, port, publicKey: identity.publicKey };
+    this.info = info;
     const context: MembershipContext = {
       self: info,
       config: sim.config,
       clock: sim.clock,
-      random,
+      random: streams.membership,
       log: sim.logger,
       send: (peerId, envelope) => sim.send(this, peerId, envelope),
       dial: (address) => sim.dial(this, address),
@@ -109,6 +134,25 @@ export class SimNode {
       countDrop: (reason) => this.count(reason),
     };
     this.strategy = factory(context);
+    this.router = new Router({
+      identity,
+      self: info,
+      config: sim.config,
+      clock: sim.clock,
+      random: streams.broadcast,
+      log: sim.logger,
+      signatures: uncheckedSignatures,
+      dataPeers: () => (this.isAlive ? this.strategy.dataPeers() : []),
+      send: (peerId, out) =>
+        this.strategy.sendData
+          ? this.strategy.sendData(peerId, out.envelope)
+          : sim.send(this, peerId, out.envelope),
+      deliver: (message) => sim.onDeliver(this, message),
+      receipt: () => undefined,
+      receiptMissing: () => undefined,
+      punish: (peerId) => sim.disconnect(this, peerId, 'LIMIT'),
+      observe: (event) => sim.onObserve(this, event),
+    });
   }
 
   get id(): string {
@@ -131,6 +175,7 @@ export class Simulation {
   readonly nodes: SimNode[] = [];
   readonly peerEvents: PeerEvent[] = [];
   readonly #seed: number;
+  readonly #options: SimulationOptions;
   readonly #network: NetworkModel;
   readonly #networkRandom: Random;
   readonly #byAddress = new Map<string, SimNode>();
@@ -138,27 +183,25 @@ export class Simulation {
 
   constructor(options: SimulationOptions) {
     this.#seed = options.seed;
+    this.#options = options;
     this.config = resolveConfig(options.config ?? {});
     this.logger = options.logger ?? silentLogger();
     this.#network = options.network ?? uniformNetwork();
     this.#networkRandom = seededRandom(streamSeed(options.seed, 'network'));
   }
 
-  /** Adds a node with `info` (its address must be free) running the strategy of `factory`. */
-  add(info: NodeInfo, factory: MembershipFactory): SimNode {
+  /** Adds a node (its address must be free) running the membership strategy of `factory`. */
+  add(info: SimNodeInfo, factory: MembershipFactory): SimNode {
     const key = formatAddress(info);
     if (this.#byAddress.get(key)?.isAlive) throw new Error(`address ${key} is taken`);
     const index = this.nodes.length;
-    const node = new SimNode(
-      info,
-      index,
-      this,
-      factory,
-      seededRandom(streamSeed(this.#seed, 'membership', index)),
-    );
+    const node = new SimNode(info, index, this, factory, {
+      membership: seededRandom(streamSeed(this.#seed, 'membership', index)),
+      broadcast: seededRandom(streamSeed(this.#seed, 'broadcast', index)),
+    });
     this.nodes.push(node);
     this.#byAddress.set(key, node);
-    this.#byId.set(info.id, node);
+    this.#byId.set(node.id, node);
     return node;
   }
 
@@ -180,6 +223,7 @@ export class Simulation {
   kill(node: SimNode): void {
     if (!node.isAlive) return;
     node.isAlive = false;
+    node.router.stop();
     for (const [peerId, end] of node.links) {
       node.links.delete(peerId);
       end.idle.stop();
@@ -192,6 +236,7 @@ export class Simulation {
   leave(node: SimNode): void {
     if (!node.isAlive) return;
     node.strategy.stop();
+    node.router.stop();
     for (const peerId of [...node.links.keys()]) this.disconnect(node, peerId);
     node.isAlive = false;
   }
@@ -235,10 +280,13 @@ export class Simulation {
   onPeerUp(node: SimNode, peer: NodeInfo): void {
     node.links.get(peer.id)?.idle.claim();
     this.peerEvents.push({ atMs: this.clock.now(), node: node.id, peer: peer.id, up: true });
+    node.router.onPeerUp(peer.id);
   }
 
   onPeerDown(node: SimNode, peer: NodeInfo, reason: PeerDownReason): void {
     this.peerEvents.push({ atMs: this.clock.now(), node: node.id, peer: peer.id, up: false, reason });
+    node.formerNeighbours.set(peer.id, this.clock.now());
+    node.router.onPeerDown(peer.id);
     const end = node.links.get(peer.id);
     if (end?.isOpen && !node.strategy.isDataPeer(peer.id)) end.idle.arm();
   }
@@ -296,11 +344,31 @@ export class Simulation {
     if (node.isAlive) node.strategy.onLinkDown(peerId, reason);
   }
 
+  onDeliver(node: SimNode, message: DeliveredMessage): void {
+    this.#options.onDeliver?.(node, message);
+  }
+
+  onObserve(node: SimNode, event: RouterObservation): void {
+    this.#options.onObserve?.(node, event);
+  }
+
   #deliver(to: SimNode, from: SimNode, message: Message): void {
+    if (!to.isAlive) return;
     const end = to.links.get(from.id);
-    if (!to.isAlive || !end?.isOpen) return;
-    if (!isMembershipMessage(message)) return to.count(`${message.kind}-unhandled`);
-    if (!to.strategy.isDataPeer(from.id)) end.idle.arm();
+    if (!end?.isOpen) {
+      // Sent before the peer learned of our close: a Routed of a recent neighbour is kept.
+      const leftAt = to.formerNeighbours.get(from.id);
+      if (
+        message.kind === 'routed' &&
+        leftAt !== undefined &&
+        this.clock.now() - leftAt <= this.config.linkDrainMs
+      )
+        to.router.onRouted(from.id, message.body);
+      return;
+    }
+    const isData = to.strategy.isDataPeer(from.id);
+    if (!isData) end.idle.arm();
+    if (!isMembershipMessage(message)) return this.#deliverData(to, from, message, isData);
     const verdict = checkMembershipMessage(message, this.config.maxEntriesPerMessage);
     if (!verdict.ok) {
       to.count(verdict.counter);
@@ -309,5 +377,24 @@ export class Simulation {
       return;
     }
     to.strategy.onMessage(from.id, message);
+  }
+
+  /** Routed data goes to the router, and only from a data peer (link/inbound.ts). */
+  #deliverData(to: SimNode, from: SimNode, message: Message, isData: boolean): void {
+    if (!isData) {
+      to.count(`${message.kind}-from-non-neighbour`);
+      return this.disconnect(to, from.id, 'PROTOCOL');
+    }
+    switch (message.kind) {
+      case 'routed':
+        return to.router.onRouted(from.id, message.body);
+      case 'ihave':
+      case 'graft':
+        return to.router.onControl(from.id, message.kind, message.body);
+      case 'prune':
+        return to.router.onControl(from.id, 'prune', {});
+      default:
+        to.count(`${message.kind}-unexpected`);
+    }
   }
 }

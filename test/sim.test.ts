@@ -7,28 +7,43 @@ import { describe, expect, it } from 'vitest';
 import { Identity } from '../crypto/identity.js';
 import { createCyclon } from '../membership/cyclon.js';
 import type { MembershipFactory } from '../membership/strategy.js';
-import type { NodeInfo } from '../proto/messages.js';
 import { seededRandom } from '../utils/random.js';
-import { Simulation, streamSeed, type SimNode } from '../sim/simulation.js';
+import type { NodeConfig } from '../config.js';
+import {
+  Simulation,
+  streamSeed,
+  type SimNode,
+  type SimNodeInfo,
+  type SimulationOptions,
+} from '../sim/simulation.js';
 
 const PORT = 7000;
 
-function infoOf(index: number, seed: number): NodeInfo {
+function infoOf(index: number, seed: number): SimNodeInfo {
   const identity = Identity.fromSeed(
     seededRandom(streamSeed(seed, 'membership', 1_000_000 + index)).bytes(32),
   );
-  return {
-    id: identity.id,
-    name: `n${index}`,
-    host: `10.0.${index >> 8}.${index & 255}`,
-    port: PORT,
-    publicKey: identity.publicKey,
-  };
+  return { identity, name: `n${index}`, host: `10.0.${index >> 8}.${index & 255}`, port: PORT };
 }
 
 /** `count` nodes joining through node 0, one every `staggerMs`. */
-function grow(seed: number, count: number, factory: MembershipFactory, staggerMs = 20): Simulation {
-  const sim = new Simulation({ seed, config: { shuffleIntervalMs: 1000 } });
+function grow(
+  seed: number,
+  count: number,
+  factory: MembershipFactory,
+  options: {
+    staggerMs?: number;
+    config?: Partial<NodeConfig>;
+    onDeliver?: SimulationOptions['onDeliver'];
+  } = {},
+): Simulation {
+  const staggerMs = options.staggerMs ?? 20;
+  const config = { shuffleIntervalMs: 1000, ...options.config };
+  const sim = new Simulation({
+    seed,
+    config,
+    ...(options.onDeliver ? { onDeliver: options.onDeliver } : {}),
+  });
   const seedAddress = { host: infoOf(0, seed).host, port: PORT };
   for (let i = 0; i < count; i++) {
     const node = sim.add(infoOf(i, seed), factory);
@@ -109,4 +124,28 @@ describe('the simulator drives the membership state machines directly', () => {
     for (const node of live) expect(node.links.has(killed.id)).toBe(false);
     expect(componentSize(sim)).toBe(38);
   });
+
+  it.each(['flood', 'gossip', 'plumtree'])(
+    'the router runs on the simulated overlay: %s broadcasts reach the nodes, each delivered once',
+    (router) => {
+      const delivered = new Map<string, number>();
+      const onDeliver: SimulationOptions['onDeliver'] = (node, message) => {
+        const key = `${node.id} ${message.id}`;
+        delivered.set(key, (delivered.get(key) ?? 0) + 1);
+      };
+      const sim = grow(11, 100, createCyclon, { config: { router }, onDeliver });
+      sim.run(10_000);
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        ids.push((sim.nodes[(i * 37) % 100] as SimNode).router.broadcast(`m${i}`));
+        sim.run(200);
+      }
+      sim.run(5000);
+      const reached = ids.map((id) => sim.nodes.filter((n) => delivered.has(`${n.id} ${id}`)).length);
+      // Every node but the origin; gossip forwards to a random fanout, and may miss a few.
+      if (router === 'gossip') expect(reached.reduce((a, b) => a + b, 0) / (10 * 99)).toBeGreaterThan(0.95);
+      else expect(reached).toEqual(ids.map(() => 99));
+      expect([...delivered.values()].every((count) => count === 1)).toBe(true);
+    },
+  );
 });
