@@ -22,6 +22,7 @@ import type {
   LinkCloseReason,
   LinkUp,
   MembershipContext,
+  MembershipFactory,
   MembershipMessage,
   MembershipStrategy,
   PeerDownReason,
@@ -56,6 +57,8 @@ export interface NodeDependencies {
   signatures?: SignatureChecker;
   /** The links' crypto. Default `sealedLinks`; only the lab's own simulated nodes use another. */
   linkSecurity?: LinkSecurity;
+  /** A membership strategy of the caller's (a test's attacker). Default: the one `config.membership` names. */
+  membership?: MembershipFactory;
 }
 
 export interface PeerSummary {
@@ -126,6 +129,7 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #observe: ((event: RouterObservation) => void) | undefined;
   readonly #signatures: SignatureChecker;
   readonly #linkSecurity: LinkSecurity;
+  readonly #membership: MembershipFactory | undefined;
   #identity: Identity | undefined;
   #self: NodeInfo | undefined;
   #lifecycle: Lifecycle = { state: 'new' };
@@ -179,6 +183,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#observe = deps.observe;
     this.#signatures = deps.signatures ?? new KeyCachingChecker();
     this.#linkSecurity = deps.linkSecurity ?? sealedLinks;
+    this.#membership = deps.membership;
     this.#admission = new Admission(this.config, this.#clock);
     this.#budgets = new LinkBudgets(this.#clock, this.config);
     this.#dialBackoff = new DialBackoff({
@@ -334,7 +339,8 @@ export class Node extends EventEmitter<NodeEvents> {
       publicKey: identity.publicKey,
     };
     this.#log.info({ id: identity.id, address: formatAddress(announce) }, 'node listening');
-    const peerTable = createPeerTable(this.#membershipContext());
+    const context = this.#membershipContext();
+    const peerTable = this.#membership ? this.#membership(context) : createPeerTable(context);
     const router = new Router(this.#routerContext(identity));
     this.#lifecycle = { state: 'running', listener, peerTable, router };
     this.emit('ready', describeNode(this.#self));
