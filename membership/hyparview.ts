@@ -20,7 +20,6 @@ import { pickOne } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
 import { Contacts } from './contacts.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
-import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-limit.js';
 import {
   newCounters,
   type ActivePeer,
@@ -30,6 +29,7 @@ import {
 } from './hyparview-state.js';
 import { NeighborAsks, type NeighborOutcome } from './neighbor-asks.js';
 import { PendingDials } from './pending-dials.js';
+import { PrefixRules } from './prefix-rules.js';
 import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
 import { RoundTimer } from './round-timer.js';
 import { ShuffleExchange } from './shuffle.js';
@@ -45,9 +45,6 @@ import {
   type Views,
 } from './strategy.js';
 import { View } from './view.js';
-
-/** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
-const EVICTION_PERIODS_PER_SHUFFLE = 10;
 
 export class HyParView implements MembershipStrategy {
   readonly name = 'hyparview';
@@ -67,7 +64,7 @@ export class HyParView implements MembershipStrategy {
   readonly #repair: RepairLoop;
   readonly #shuffleRounds: RoundTimer;
   readonly #shuffle: ShuffleExchange;
-  readonly #evictions: EvictionLimit;
+  readonly #prefixes: PrefixRules;
   readonly #counters = newCounters();
   #state: 'new' | 'running' | 'stopped' = 'new';
   readonly #contacts: Contacts;
@@ -101,14 +98,14 @@ export class HyParView implements MembershipStrategy {
     this.#shuffleRounds = new RoundTimer(clock, random, config.shuffleIntervalMs, () =>
       this.#onShuffleRound(),
     );
-    this.#evictions = new EvictionLimit(config.shuffleIntervalMs / EVICTION_PERIODS_PER_SHUFFLE);
+    this.#prefixes = new PrefixRules(this.#active, this.#passive, config, this.#counters);
     this.#shuffle = new ShuffleExchange({
       context,
       active: this.#active,
       passive: this.#passive,
       counters: this.#counters,
       linkOf: (peerId) => this.#links.get(peerId),
-      isPassiveCrowded: (node) => this.#isPassiveCrowded(node),
+      isPassiveCrowded: (node) => this.#prefixes.isPassiveCrowded(node),
       dial: (address, purpose) => this.#dials.dial(address, purpose),
       maybeCloseShortLived: (peerId) => this.#maybeCloseShortLived(peerId),
       onPassiveGrew: () => this.#repair.maybeHeal(),
@@ -170,8 +167,10 @@ export class HyParView implements MembershipStrategy {
       case 'seed':
         return this.#onSeedDialed(address, peerId);
       case 'contact':
-        if (!this.#joinVia(address, peerId))
-          this.#log.warn({ seed: formatAddress(address) }, 'contact unusable');
+        // A contact that turns out to be this node is no contact: warned as an unreachable seed.
+        if (peerId === this.#ctx.self.id)
+          this.#log.warn({ seed: formatAddress(address) }, 'seed unreachable, trying the next');
+        else this.#joinVia(address, peerId);
         return;
       case 'passive':
         return this.#onPassiveDialed(purpose.info, peerId);
@@ -274,7 +273,7 @@ export class HyParView implements MembershipStrategy {
   #onJoin(link: LinkFacts): void {
     const { peer } = link;
     if (link.hasJoined) return this.#ctx.countDrop('join-duplicate');
-    if (!this.#mayAdmit(this.#prefixOfLink(link), peer.id, true)) {
+    if (!this.#mayAdmit(this.#prefixes.ofLink(link), peer.id, true)) {
       this.#ctx.countDrop('join-prefix-limit');
       this.#ctx.disconnect(peer.id);
       return;
@@ -312,7 +311,7 @@ export class HyParView implements MembershipStrategy {
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
-    if (!this.#mayAdmit(this.#prefixOf(node.host, node.port), node.id, true)) {
+    if (!this.#mayAdmit(this.#prefixes.of(node.host, node.port), node.id, true)) {
       this.#ctx.countDrop('forwardJoin-prefix-limit');
       this.#addPassive(node);
       return;
@@ -351,7 +350,7 @@ export class HyParView implements MembershipStrategy {
       return;
     }
     const limited = this.#counters.admissionsLimited;
-    const admit = this.#mayAdmit(this.#prefixOfLink(link), peer.id, highPriority);
+    const admit = this.#mayAdmit(this.#prefixes.ofLink(link), peer.id, highPriority);
     if (this.#counters.admissionsLimited > limited) this.#ctx.countDrop('neighbor-prefix-limit');
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
     if (admit && this.#addActive(peer.id, accepted)) {
@@ -449,7 +448,9 @@ export class HyParView implements MembershipStrategy {
     }
     const untried = this.#passive
       .entries()
-      .filter((entry) => !this.#unreachable.has(entry.info.id) && !this.#isActiveCrowded(entry.info));
+      .filter(
+        (entry) => !this.#unreachable.has(entry.info.id) && !this.#prefixes.isActiveCrowded(entry.info),
+      );
     const candidate = pickOne(this.#ctx.random, untried);
     if (!candidate) {
       if (this.#passive.size === 0) {
@@ -616,7 +617,7 @@ export class HyParView implements MembershipStrategy {
    * newcomer's prefix (eviction-limit.ts).
    */
   #evictFor(newcomer: LinkFacts): void {
-    this.#evictions.noteEviction(this.#prefixOfLink(newcomer), this.#ctx.clock.now());
+    this.#prefixes.noteEviction(this.#prefixes.ofLink(newcomer), this.#ctx.clock.now());
     const victim = this.#active.randomEntry(this.#ctx.random);
     if (!victim) return;
     const id = victim.info.id;
@@ -627,50 +628,8 @@ export class HyParView implements MembershipStrategy {
     this.#addPassive(victim.info);
   }
 
-  /**
-   * Whether a newcomer from `prefix` that asked to be a neighbour may enter now
-   * (eviction-limit.ts): already active, or its prefix holds fewer than MAX_ACTIVE_PER_PREFIX
-   * entries and there is room, or (when `mayEvict`) the prefix may evict. Counts what the
-   * prefix rules refused; a plain lack of room is no refusal of theirs.
-   */
   #mayAdmit(prefix: string, id: string, mayEvict: boolean): boolean {
-    if (this.#active.has(id)) return true;
-    if (this.#activePrefixCount(prefix) < MAX_ACTIVE_PER_PREFIX) {
-      if (!this.#active.isFull) return true;
-      if (!mayEvict) return false;
-      if (this.#evictions.mayEvict(prefix, this.#ctx.clock.now())) return true;
-    }
-    this.#counters.admissionsLimited++;
-    return false;
-  }
-
-  /** Whether the active view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
-  #isActiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.#prefixOf(node.host, node.port);
-    return this.#activePrefixCount(prefix) >= MAX_ACTIVE_PER_PREFIX;
-  }
-
-  #activePrefixCount(prefix: string): number {
-    return this.#active.entries().filter((e) => this.#prefixOfLink(e.data) === prefix).length;
-  }
-
-  /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
-  #isPassiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.#prefixOf(node.host, node.port);
-    let sharing = 0;
-    for (const { info } of this.#passive.entries()) {
-      if (this.#prefixOf(info.host, info.port) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
-    }
-    return false;
-  }
-
-  /** The prefix of the host a link really comes from (its announced host only claims it). */
-  #prefixOfLink(link: LinkFacts): string {
-    return this.#prefixOf(link.remoteHost, link.peer.port);
-  }
-
-  #prefixOf(host: string, port: number): string {
-    return addressPrefix(host, port, this.#config.limitLoopback);
+    return this.#prefixes.mayAdmit(prefix, id, mayEvict, this.#ctx.clock.now());
   }
 
   #removeActive(id: string, reason: PeerDownReason): { info: NodeInfo } | undefined {
@@ -684,7 +643,8 @@ export class HyParView implements MembershipStrategy {
   /** Adds to the passive view, evicting a random entry when full; refusals are silent. */
   #addPassive(info: NodeInfo): void {
     if (passiveRefusal(info, this.#ctx.self.id, (id) => this.#active.has(id)) !== undefined) return;
-    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#isPassiveCrowded(info)) return;
+    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#prefixes.isPassiveCrowded(info))
+      return;
     if (this.#passive.isFull) {
       const victim = this.#passive.randomEntry(this.#ctx.random);
       if (victim) this.#passive.remove(victim.info.id);
