@@ -564,6 +564,70 @@ describe('repair', () => {
   });
 });
 
+describe('dials and their purposes', () => {
+  it('/connect: dials the contact, sends Join, makes it a neighbour, and keeps it as a seed', () => {
+    const h = setup();
+    const contact = makeNode(2);
+    h.answerWith([contact]);
+    h.start([]);
+    h.hv.join(addressOfNode(contact));
+    h.pump();
+    expect(h.dials).toEqual([addressOfNode(contact)]);
+    expect(h.kinds(contact)).toEqual(['join']);
+    expect(h.hv.isDataPeer(contact.id)).toBe(true);
+    expect(h.hv.stats().joinsSent).toBe(1);
+
+    // Alone again, the node joins through it as through any seed.
+    h.linkDown(contact, 'error');
+    h.pump();
+    expect(h.dials).toEqual([addressOfNode(contact), addressOfNode(contact)]);
+    expect(h.hv.isDataPeer(contact.id)).toBe(true);
+  });
+
+  it('a passive address answered by another node: the entry is dropped and that link closed', () => {
+    const h = setup();
+    const stale = h.passivePeer(3);
+    const other = makeNode(11);
+    h.answer = () => other;
+    h.start([]);
+    h.pump();
+    expect(h.dials).toEqual([addressOfNode(stale)]);
+    expect(h.hv.views().passive).toEqual([]);
+    expect(h.isClosed(other)).toBe(true);
+    expect(h.hv.stats().passiveDropped).toBe(1);
+  });
+
+  it('a ForwardJoin joiner answered by another node: counted, and that link closed', () => {
+    const h = setup();
+    const [a] = [h.neighbour(2), h.neighbour(3)];
+    const other = makeNode(11);
+    h.answer = () => other;
+    h.message(a, 'forwardJoin', { node: makeNode(9), ttl: 0 });
+    h.pump();
+    expect(h.drops('forwardJoin-address-mismatch')).toBe(1);
+    expect(h.kinds(other)).toEqual([]);
+    expect(h.isClosed(other)).toBe(true);
+  });
+
+  it('at most activeSize walk-end dials and requests at once; the rest go to passive', () => {
+    const h = setup();
+    const [a] = [h.neighbour(2), h.neighbour(3)];
+    h.answer = () => 'hold';
+    const joiners = [9, 10, 11, 12].map((n) => makeNode(n));
+    for (const node of joiners) h.message(a, 'forwardJoin', { node, ttl: 0 });
+    expect(h.dials).toHaveLength(3);
+    expect(h.drops('forwardJoin-busy')).toBe(1);
+    expect(ids(h.hv.views().passive)).toEqual([(joiners[3] as NodeInfo).id]);
+
+    // A dial that ends frees its place.
+    h.answer = () => undefined;
+    h.pump();
+    h.message(a, 'forwardJoin', { node: makeNode(13), ttl: 0 });
+    expect(h.dials).toHaveLength(4);
+    expect(h.drops('forwardJoin-busy')).toBe(1);
+  });
+});
+
 describe('Shuffle', () => {
   it('each period sends {origin: self, ka active + kp passive entries, ttl: arwl} to one neighbour', () => {
     const h = setup({ passiveSize: 4 });
