@@ -10,8 +10,9 @@
  *
  * Invariants (most enforced by `View`): both views within their sizes, never self, no
  * duplicates, active and passive disjoint, no port-0 node in the passive view; every active peer
- * has an open link (its entry holds that link's facts) until the node reports it down or this
- * strategy closes it and removes the peer in the same step.
+ * has an open link (its entry holds that link's facts): a peer this strategy evicts or lets go
+ * leaves the view in the same step as its link is closed, and a peer whose link is closed for
+ * breaking a limit (LIMIT) leaves it when the node reports the link down.
  */
 import { formatAddress, type Address, type NodeConfig } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
