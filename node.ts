@@ -21,6 +21,7 @@ import { sealedLinks, type LinkSecurity } from './link/link-security.js';
 import type {
   LinkUp,
   MembershipContext,
+  MembershipFactory,
   MembershipStrategy,
   PeerDownReason,
   Views,
@@ -49,6 +50,8 @@ export interface NodeDependencies {
   signatures?: SignatureChecker;
   /** The links' crypto. Default `sealedLinks`; only the lab's own simulated nodes use another. */
   linkSecurity?: LinkSecurity;
+  /** A membership strategy of the caller's (a test's attacker). Default: the one `config.membership` names. */
+  membership?: MembershipFactory;
 }
 
 interface Running {
@@ -73,6 +76,7 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly #observe: ((event: RouterObservation) => void) | undefined;
   readonly #signatures: SignatureChecker;
   readonly #connections: Connections;
+  readonly #membership: MembershipFactory | undefined;
   #identity: Identity | undefined;
   #self: NodeInfo | undefined;
   #lifecycle: Lifecycle = { state: 'new' };
@@ -91,6 +95,7 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#identity = deps.identity;
     this.#observe = deps.observe;
     this.#signatures = deps.signatures ?? new KeyCachingChecker();
+    this.#membership = deps.membership;
     this.#connections = new Connections({
       config: this.config,
       transport: this.#transport,
@@ -221,7 +226,8 @@ export class Node extends EventEmitter<NodeEvents> {
       publicKey: identity.publicKey,
     };
     this.#log.info({ id: identity.id, address: formatAddress(announce) }, 'node listening');
-    const peerTable = createPeerTable(this.#membershipContext());
+    const context = this.#membershipContext();
+    const peerTable = this.#membership ? this.#membership(context) : createPeerTable(context);
     const router = new Router(this.#routerContext(identity));
     const inbound = new Inbound({
       config: this.config,

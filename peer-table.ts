@@ -19,7 +19,7 @@ import type {
 } from './membership/strategy.js';
 
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
-  hyparview: fromLegacy(createHyParView),
+  hyparview: createHyParView,
   static: fromLegacy(createStatic),
   cyclon: createCyclon,
   full: fromLegacy(createFull),

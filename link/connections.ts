@@ -523,9 +523,22 @@ export class Connections {
     if (this.#byPeer.get(link.id) === link) this.#byPeer.delete(link.id);
     const session = this.#session;
     if (!session) return;
-    if (link.peerErrorCode === 'DUPLICATE_CONNECTION') return this.#awaitWinner(link.id, reason);
+    if (link.peerErrorCode === 'DUPLICATE_CONNECTION' && this.#isHandshaking(link.id))
+      return this.#awaitWinner(link.id, reason);
     this.#log.debug({ peer: link.id, reason, detail }, 'link to peer closed');
     session.events.linkDown(link.id, reason);
+  }
+
+  /**
+   * Whether another connection with this peer is in its handshake, past the peer's Hello. A peer
+   * that settled a duplicate contest has our Auth on the winner, which we sent once its Hello had
+   * come: a DUPLICATE_CONNECTION with no such connection here names no winner to wait for.
+   */
+  #isHandshaking(peerId: string): boolean {
+    for (const record of this.#records.values()) {
+      if (record.standing === 'handshaking' && record.link.claimedPeer?.id === peerId) return true;
+    }
+    return false;
   }
 
   /**

@@ -48,7 +48,7 @@ import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
 import { pickOne } from '../utils/random.js';
 import { Contacts } from './contacts.js';
-import { addressKey, isOverEntryLimitFrom, mergeEntries, passiveRefusal, peerFields } from './entries.js';
+import { addressKey, isOverEntryLimitOf, mergeEntries, passiveRefusal, peerFields } from './entries.js';
 import { OnDemandLinks } from './on-demand-links.js';
 import { PendingDials } from './pending-dials.js';
 import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
@@ -373,7 +373,7 @@ export class Cyclon implements MembershipStrategy {
 
   /** Q's side of a shuffle: answer on the same link, then merge, replacing what we answered. */
   #onShuffle(from: string, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimitFrom(this.#ctx, from, entries, 'shuffle')) return;
+    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffle')) return;
     this.#counters.shufflesReceived++;
     const reply = this.#view.randomEntries(this.#ctx.random, this.#config.cyclonShuffleLength, from);
     if (this.#ctx.send(from, { shuffleReply: { entries: reply.map(toEntry) } }))
@@ -382,7 +382,7 @@ export class Cyclon implements MembershipStrategy {
   }
 
   #onShuffleReply(from: string, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimitFrom(this.#ctx, from, entries, 'shuffleReply')) return;
+    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffleReply')) return;
     if (this.#expectingJoinReply.delete(from)) {
       this.#counters.shuffleRepliesReceived++;
       return this.#merge(from, entries, new Set());

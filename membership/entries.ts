@@ -7,7 +7,7 @@ import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
 import type { MembershipContext, PeerLink } from './legacy-strategy.js';
-import type { MembershipContext as PeerIdContext } from './strategy.js';
+import type { MembershipContext as SyncContext } from './strategy.js';
 import type { View } from './view.js';
 
 /** Why a NodeInfo may not enter a passive view. */
@@ -56,9 +56,12 @@ export function isOverEntryLimit(
   return true;
 }
 
-/** `isOverEntryLimit` for a strategy that knows its peers by id (strategy.ts). */
-export function isOverEntryLimitFrom(
-  context: Pick<PeerIdContext, 'config' | 'countDrop' | 'disconnect'>,
+/**
+ * `isOverEntryLimit` for a strategy of the synchronous interface (strategy.ts), which names the
+ * peer by id: the same limit, count and LIMIT close.
+ */
+export function isOverEntryLimitOf(
+  context: Pick<SyncContext, 'config' | 'countDrop' | 'disconnect'>,
   peerId: string,
   entries: readonly PeerEntry[],
   kind: string,

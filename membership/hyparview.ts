@@ -3,44 +3,49 @@
  * it: a small symmetric active view of open links (the data plane's neighbours) and a larger
  * passive view of known addresses, used to repair the active view after failures.
  *
- * Sockets, the handshake, duplicate connections and the idle close of short-lived links are
- * the node's. This class only decides: which link is active, what to send, whom to dial.
+ * A synchronous state machine (strategy.ts): sockets, the handshake, duplicate connections and
+ * the idle close of short-lived links are the node's. This class only decides: which peer is
+ * active, what to send, whom to dial. Every dial goes through `PendingDials` with its purpose,
+ * and its one outcome (`onDialed`, `onDialFailed`) goes back to that purpose.
  *
  * Invariants (most enforced by `View`): both views within their sizes, never self, no
- * duplicates, active and passive disjoint, no port-0 node in the passive view; an active
- * entry holds the one link the peer is reached by, and `isDataLink` compares link objects.
- * Every state change is synchronous in a callback; `await` only sequences dials, and every
- * continuation re-checks that the node is still running.
+ * duplicates, active and passive disjoint, no port-0 node in the passive view; every active peer
+ * has an open link (its entry holds that link's facts): a peer this strategy evicts or lets go
+ * leaves the view in the same step as its link is closed, and a peer whose link is closed for
+ * breaking a limit (LIMIT) leaves it when the node reports the link down.
  */
 import { formatAddress, type Address, type NodeConfig } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
-import { Timer } from '../utils/clock.js';
 import { pickOne } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
+import { Contacts } from './contacts.js';
 import { addressOf, passiveRefusal, peerFields } from './entries.js';
-import { Seeds } from './seeds.js';
-import { Healer, type AttemptOutcome } from './healing.js';
-import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-limit.js';
-import { newCounters, type ActivePeer, type PassivePeer } from './hyparview-state.js';
-import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
+import {
+  newCounters,
+  type ActivePeer,
+  type DialPurpose,
+  type LinkFacts,
+  type PassivePeer,
+} from './hyparview-state.js';
+import { NeighborAsks, type NeighborOutcome } from './neighbor-asks.js';
+import { PendingDials } from './pending-dials.js';
+import { PrefixRules } from './prefix-rules.js';
+import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
+import { RoundTimer } from './round-timer.js';
 import { ShuffleExchange } from './shuffle.js';
 import {
   DOWN_REASONS,
-  type DataPeer,
   type LinkCloseReason,
+  type LinkUp,
   type MembershipContext,
   type MembershipFactory,
   type MembershipMessage,
   type MembershipStrategy,
   type PeerDownReason,
-  type PeerLink,
   type Views,
-} from './legacy-strategy.js';
+} from './strategy.js';
 import { View } from './view.js';
-
-/** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
-const EVICTION_PERIODS_PER_SHUFFLE = 10;
 
 export class HyParView implements MembershipStrategy {
   readonly name = 'hyparview';
@@ -49,16 +54,21 @@ export class HyParView implements MembershipStrategy {
   readonly #log: Logger;
   readonly #active: View<ActivePeer>;
   readonly #passive: View<PassivePeer>;
+  /** Every open link the node reported, by peer id (bounded by the node's connection limits). */
+  readonly #links = new Map<string, LinkFacts>();
   /** Passive peers that did not answer in the current repair sweep. */
   readonly #unreachable = new Set<string>();
-  readonly #requests: NeighborRequests;
-  readonly #healer: Healer;
-  readonly #shuffleTimer: Timer;
+  readonly #dials: PendingDials<DialPurpose>;
+  readonly #asks: NeighborAsks;
+  /** Who else waits on a pending Neighbor request, by peer id (a walk's end and a repair may meet). */
+  readonly #askWaiters = new Map<string, Array<(outcome: NeighborOutcome) => void>>();
+  readonly #repair: RepairLoop;
+  readonly #shuffleRounds: RoundTimer;
   readonly #shuffle: ShuffleExchange;
-  readonly #evictions: EvictionLimit;
+  readonly #prefixes: PrefixRules;
   readonly #counters = newCounters();
   #state: 'new' | 'running' | 'stopped' = 'new';
-  readonly #seeds: Seeds;
+  readonly #contacts: Contacts;
   #seedTurn = 0;
   /** ForwardJoin dials and their Neighbor requests in flight; at most activeSize. */
   #forwardJoinDials = 0;
@@ -66,48 +76,40 @@ export class HyParView implements MembershipStrategy {
   #refusedWhileStarving = 0;
   /** A neighbour failed or disconnected since the view was last at its floor (activeSize - 1). */
   #lostNeighbour = false;
-  /**
-   * Links that carried a Join. A second Join on one is a duplicate; a Join on a link that replaced
-   * an older one (a restarted peer) is handled as a join, as docs/protocol.md section 3 asks.
-   */
-  readonly #joinedLinks = new WeakSet<PeerLink>();
-  /** When each link was reported ready (a ShuffleReply must come on a connection newer than its Shuffle). */
-  readonly #openedAt = new WeakMap<PeerLink, number>();
 
   constructor(context: MembershipContext) {
     const { config, clock, random, self } = context;
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'hyparview' });
-    this.#seeds = new Seeds(context, this.#log);
+    this.#contacts = new Contacts(this.#log);
     this.#active = new View(config.activeSize, self.id);
     this.#passive = new View(config.passiveSize, self.id);
-    this.#requests = new NeighborRequests(clock, config.shortLivedIdleMs, (link) =>
-      this.#maybeCloseShortLived(link),
-    );
-    this.#healer = new Healer({
+    this.#dials = new PendingDials(context);
+    this.#asks = new NeighborAsks(clock, config.shortLivedIdleMs);
+    this.#repair = new RepairLoop({
       clock,
       random,
       baseBackoffMs: config.retryBaseBackoffMs,
       maxBackoffMs: config.retryMaxBackoffMs,
       shouldHeal: () => this.#state === 'running' && !this.#active.isFull,
-      attempt: () => this.#healOnce(),
+      attempt: () => this.#repairOnce(),
       quickRetries: config.passiveSize,
     });
-    this.#shuffleTimer = new Timer(clock, () => this.#onShuffleTimer());
-    this.#evictions = new EvictionLimit(config.shuffleIntervalMs / EVICTION_PERIODS_PER_SHUFFLE);
+    this.#shuffleRounds = new RoundTimer(clock, random, config.shuffleIntervalMs, () =>
+      this.#onShuffleRound(),
+    );
+    this.#prefixes = new PrefixRules(this.#active, this.#passive, config, this.#counters);
     this.#shuffle = new ShuffleExchange({
       context,
       active: this.#active,
       passive: this.#passive,
       counters: this.#counters,
-      isStopped: () => this.#stopped,
-      isDataLink: (link) => this.isDataLink(link),
-      linkOpenedAt: (link) => this.#openedAt.get(link),
-      isPassiveCrowded: (node) => this.#isPassiveCrowded(node),
-      maybeCloseShortLived: (link) => this.#maybeCloseShortLived(link),
-      onPassiveGrew: () => this.#healer.maybeHeal(),
-      background: (work, what) => void this.#background(work, what),
+      linkOf: (peerId) => this.#links.get(peerId),
+      isPassiveCrowded: (node) => this.#prefixes.isPassiveCrowded(node),
+      dial: (address, purpose) => this.#dials.dial(address, purpose),
+      maybeCloseShortLived: (peerId) => this.#maybeCloseShortLived(peerId),
+      onPassiveGrew: () => this.#repair.maybeHeal(),
     });
   }
 
@@ -116,27 +118,30 @@ export class HyParView implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds.replace(seeds);
-    this.#armShuffle();
+    this.#contacts.replace(seeds);
+    this.#shuffleRounds.start();
     // With an empty view the first repair attempt is the join through the seeds.
-    this.#healer.maybeHeal();
+    this.#repair.maybeHeal();
   }
 
   /** Joins through one more contact now (the CLI's /connect); it is kept as a seed. */
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    this.#seeds.add(contact);
-    void this.#joinVia(contact);
+    this.#contacts.add(contact);
+    this.#dials.dial(contact, { kind: 'contact' });
   }
 
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
-    this.#shuffleTimer.stop();
-    this.#healer.stop();
-    this.#requests.cancelAll();
+    this.#shuffleRounds.stop();
+    this.#repair.stop();
+    this.#asks.cancelAll();
+    this.#askWaiters.clear();
     this.#shuffle.stop();
-    for (const { data } of this.#active.entries()) data.link.send({ leave: {} });
+    this.#dials.clear();
+    this.#contacts.end();
+    for (const { info } of this.#active.entries()) this.#ctx.send(info.id, { leave: {} });
     this.#active.clear();
   }
 
@@ -144,22 +149,73 @@ export class HyParView implements MembershipStrategy {
     return this.#state === 'stopped';
   }
 
-  // --- node callbacks -------------------------------------------------------------------
+  // --- node inputs ----------------------------------------------------------------------
 
-  onLinkReady(link: PeerLink): void {
+  onLinkUp({ peer, role, remoteHost, replaces }: LinkUp): void {
     if (this.#stopped) return;
-    this.#openedAt.set(link, this.#ctx.clock.now());
-    this.#log.debug({ ...peerFields(link.peer), role: link.role }, 'link ready (short-lived until claimed)');
+    // A fresh record per link: a link that replaced another (a restarted peer, a duplicate that
+    // won) has its own open time, Join and Shuffle allowance.
+    const facts: LinkFacts = { peer, role, remoteHost, openedAtMs: this.#ctx.clock.now(), hasJoined: false };
+    this.#links.set(peer.id, facts);
+    if (this.#active.has(peer.id)) this.#active.update(peer.id, facts, peer);
+    this.#log.debug({ ...peerFields(peer), role, replaces }, 'link up (short-lived until claimed)');
   }
 
-  onMessage(link: PeerLink, message: MembershipMessage): void {
+  onDialed(address: Address, peerId: string): void {
     if (this.#stopped) return;
+    const purpose = this.#dials.settle(address);
+    switch (purpose?.kind) {
+      case 'seed':
+        return this.#onSeedDialed(address, peerId);
+      case 'contact':
+        // A contact that turns out to be this node is no contact: warned as an unreachable seed.
+        if (peerId === this.#ctx.self.id)
+          this.#log.warn({ seed: formatAddress(address) }, 'seed unreachable, trying the next');
+        else this.#joinVia(address, peerId);
+        return;
+      case 'passive':
+        return this.#onPassiveDialed(purpose.info, peerId);
+      case 'walkEnd':
+        return this.#onJoinerDialed(purpose.node, peerId);
+      case 'shuffleReply':
+        return this.#shuffle.onOriginDialed(purpose, peerId);
+      case undefined:
+        return;
+    }
+  }
+
+  onDialFailed(address: Address): void {
+    if (this.#stopped) return;
+    const purpose = this.#dials.settle(address);
+    switch (purpose?.kind) {
+      case 'seed':
+        return this.#nextSeed();
+      case 'contact':
+        this.#log.warn({ seed: formatAddress(address) }, 'seed unreachable, trying the next');
+        return;
+      case 'passive':
+        this.#notePassiveFailure(purpose.info.id);
+        return this.#finishPassive(purpose.info.id, 'unreachable');
+      case 'walkEnd':
+        this.#forwardJoinDials--;
+        return;
+      case 'shuffleReply':
+      case undefined:
+        return;
+    }
+  }
+
+  onMessage(from: string, message: MembershipMessage): void {
+    if (this.#stopped) return;
+    const link = this.#links.get(from);
+    // The node reports every link before its messages; a message of no known link is a bug there.
+    if (!link) return;
     this.#log.debug({ ...peerFields(link.peer), kind: message.kind }, 'membership message');
     switch (message.kind) {
       case 'join':
         return this.#onJoin(link);
       case 'forwardJoin':
-        return this.#onForwardJoin(link, message.body.node, message.body.ttl);
+        return this.#onForwardJoin(from, message.body.node, message.body.ttl);
       case 'neighbor':
         return this.#onNeighbor(link, message.body.highPriority);
       case 'neighborReply':
@@ -167,41 +223,36 @@ export class HyParView implements MembershipStrategy {
       case 'disconnect':
         return this.#onDisconnect(link, message.body.alive);
       case 'shuffle':
-        return this.#shuffle.onShuffle(link, message.body);
+        return this.#shuffle.onShuffle(from, message.body);
       case 'shuffleReply':
-        return this.#shuffle.onShuffleReply(link, message.body.entries);
+        return this.#shuffle.onShuffleReply(from, message.body.entries);
       case 'leave':
         return this.#onLeave(link);
     }
   }
 
-  onLinkClosed(link: PeerLink, reason: LinkCloseReason): void {
+  onLinkDown(peerId: string, reason: LinkCloseReason): void {
     if (this.#stopped) return;
-    this.#requests.settle(link, 'closed');
-    if (!this.isDataLink(link)) return;
-    // The paper drops a failed peer rather than keeping it in the passive view.
-    this.#removeActive(link.id, DOWN_REASONS[reason]);
-    this.#lostNeighbour = true;
-    this.#counters.failuresDetected++;
-    this.#log.debug({ ...peerFields(link.peer), reason }, 'active link failed');
-    this.#healer.restart();
-  }
-
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
-    if (this.#stopped) return;
-    const entry = this.#active.get(previous.id);
-    if (entry && entry.data.link === previous) this.#active.update(previous.id, { link: next }, next.peer);
-    this.#requests.move(previous, next);
+    this.#links.delete(peerId);
+    if (this.#active.has(peerId)) {
+      // The paper drops a failed peer rather than keeping it in the passive view.
+      const entry = this.#removeActive(peerId, DOWN_REASONS[reason]);
+      this.#lostNeighbour = true;
+      this.#counters.failuresDetected++;
+      if (entry) this.#log.debug({ ...peerFields(entry.info), reason }, 'active link failed');
+      this.#repair.restart();
+    }
+    this.#asks.settle(peerId, 'closed');
   }
 
   // --- queries --------------------------------------------------------------------------
 
-  isDataLink(link: PeerLink): boolean {
-    return this.#active.get(link.id)?.data.link === link;
+  isDataPeer(peerId: string): boolean {
+    return this.#active.has(peerId);
   }
 
-  dataPeers(): DataPeer[] {
-    return this.#active.entries().map((entry) => entry.data.link);
+  dataPeers(): string[] {
+    return this.#active.ids();
   }
 
   views(): Views {
@@ -213,37 +264,36 @@ export class HyParView implements MembershipStrategy {
       ...this.#counters,
       activePeers: this.#active.size,
       passivePeers: this.#passive.size,
-      healingBackoffMs: this.#healer.backoffMs,
+      healingBackoffMs: this.#repair.backoffMs,
     };
   }
 
   // --- joining --------------------------------------------------------------------------
 
   /** The contact's side of a Join: admit the joiner and announce it on random walks. */
-  #onJoin(link: PeerLink): void {
-    if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
-    if (!this.#mayAdmit(this.#prefixOfLink(link), link.id, true)) {
+  #onJoin(link: LinkFacts): void {
+    const { peer } = link;
+    if (link.hasJoined) return this.#ctx.countDrop('join-duplicate');
+    if (!this.#mayAdmit(this.#prefixes.ofLink(link), peer.id, true)) {
       this.#ctx.countDrop('join-prefix-limit');
-      link.close();
+      this.#ctx.disconnect(peer.id);
       return;
     }
-    if (!this.#addActive(link)) {
+    if (!this.#addActive(peer.id)) {
       this.#ctx.countDrop('join-refused');
-      link.close();
+      this.#ctx.disconnect(peer.id);
       return;
     }
-    this.#joinedLinks.add(link);
+    link.hasJoined = true;
     this.#counters.joins++;
     // A joiner that does not listen can be nobody else's neighbour: no walk for it.
-    if (link.peer.port === 0) return;
-    const forwardJoin: Envelope = { forwardJoin: { node: link.peer, ttl: this.#config.arwl } };
-    for (const { info, data } of this.#active.entries()) {
-      if (info.id !== link.id) data.link.send(forwardJoin);
-    }
+    if (peer.port === 0) return;
+    const forwardJoin: Envelope = { forwardJoin: { node: peer, ttl: this.#config.arwl } };
+    for (const id of this.#active.ids()) if (id !== peer.id) this.#ctx.send(id, forwardJoin);
   }
 
-  #onForwardJoin(link: PeerLink, node: NodeInfo | null | undefined, receivedTtl: number): void {
-    if (!this.isDataLink(link)) return this.#ctx.countDrop('forwardJoin-not-neighbor');
+  #onForwardJoin(from: string, node: NodeInfo | null | undefined, receivedTtl: number): void {
+    if (!this.#active.has(from)) return this.#ctx.countDrop('forwardJoin-not-neighbor');
     if (!node || nodeInfoProblem(node) !== undefined) {
       this.#counters.entriesRefused++;
       return this.#ctx.countDrop('forwardJoin-invalid-node');
@@ -253,16 +303,16 @@ export class HyParView implements MembershipStrategy {
     const ttl = Math.min(receivedTtl, this.#config.arwl);
     if (ttl === 0 || this.#active.size <= 1) return this.#maybeDialJoiner(node);
     if (ttl === this.#config.prwl) this.#addPassive(node);
-    const candidates = this.#active.entries().filter((e) => e.info.id !== link.id && e.info.id !== node.id);
+    const candidates = this.#active.ids().filter((id) => id !== from && id !== node.id);
     const next = candidates[this.#ctx.random.int(candidates.length)];
-    if (next) next.data.link.send({ forwardJoin: { node, ttl: ttl - 1 } });
+    if (next) this.#ctx.send(next, { forwardJoin: { node, ttl: ttl - 1 } });
     else this.#maybeDialJoiner(node);
   }
 
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
-    if (!this.#mayAdmit(this.#prefixOf(node.host, node.port), node.id, true)) {
+    if (!this.#mayAdmit(this.#prefixes.of(node.host, node.port), node.id, true)) {
       this.#ctx.countDrop('forwardJoin-prefix-limit');
       this.#addPassive(node);
       return;
@@ -274,91 +324,108 @@ export class HyParView implements MembershipStrategy {
       return;
     }
     this.#forwardJoinDials++;
-    void this.#background(this.#dialJoiner(node), 'forward-join dial').finally(
-      () => this.#forwardJoinDials--,
-    );
+    this.#dials.dial(addressOf(node), { kind: 'walkEnd', node });
   }
 
-  async #dialJoiner(node: NodeInfo): Promise<void> {
-    const link = await this.#ctx.connect(addressOf(node));
-    if (this.#stopped || !link) return;
-    if (link.id !== node.id) {
+  #onJoinerDialed(node: NodeInfo, peerId: string): void {
+    if (peerId !== node.id) {
+      this.#forwardJoinDials--;
       this.#ctx.countDrop('forwardJoin-address-mismatch');
-      return this.#maybeCloseShortLived(link);
+      return this.#maybeCloseShortLived(peerId);
     }
-    if (this.#active.has(link.id)) return;
-    await this.#requestNeighbor(link, true);
+    if (this.#active.has(peerId)) {
+      this.#forwardJoinDials--;
+      return;
+    }
+    this.#requestNeighbor(peerId, true, () => this.#forwardJoinDials--);
   }
 
   // --- neighbour requests ---------------------------------------------------------------
 
-  #onNeighbor(link: PeerLink, highPriority: boolean): void {
+  #onNeighbor(link: LinkFacts, highPriority: boolean): void {
+    const { peer } = link;
     this.#counters.neighborRequests++;
     const accepted: Envelope = { neighborReply: { accepted: true } };
-    if (this.isDataLink(link)) {
-      link.send(accepted);
+    if (this.#active.has(peer.id)) {
+      this.#ctx.send(peer.id, accepted);
       return;
     }
-    // A peer already active (by a stale link object) is re-admitted on this link, not refused.
     const limited = this.#counters.admissionsLimited;
-    const admit = this.#mayAdmit(this.#prefixOfLink(link), link.id, highPriority);
+    const admit = this.#mayAdmit(this.#prefixes.ofLink(link), peer.id, highPriority);
     if (this.#counters.admissionsLimited > limited) this.#ctx.countDrop('neighbor-prefix-limit');
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
-    if (admit && this.#addActive(link, accepted)) {
+    if (admit && this.#addActive(peer.id, accepted)) {
       this.#counters.neighborAccepted++;
       return;
     }
     this.#counters.neighborRefused++;
-    link.send({ neighborReply: { accepted: false } });
-    this.#addPassive(link.peer);
+    this.#ctx.send(peer.id, { neighborReply: { accepted: false } });
+    this.#addPassive(peer);
   }
 
-  #onNeighborReply(link: PeerLink, accepted: boolean): void {
-    if (!this.#requests.has(link)) return this.#ctx.countDrop('neighborReply-unsolicited');
+  #onNeighborReply(link: LinkFacts, accepted: boolean): void {
+    const { peer } = link;
+    if (!this.#asks.has(peer.id)) return this.#ctx.countDrop('neighborReply-unsolicited');
     if (accepted) {
       this.#counters.neighborAcceptedByPeer++;
       // The peer has committed: admit it even if the view filled meanwhile (evicting), so
       // that the two views stay symmetric.
-      const added = this.#addActive(link);
-      this.#requests.settle(link, added ? 'accepted' : 'refused');
-      if (!added) this.#maybeCloseShortLived(link);
+      const added = this.#addActive(peer.id);
+      this.#asks.settle(peer.id, added ? 'accepted' : 'refused');
+      if (!added) this.#maybeCloseShortLived(peer.id);
       return;
     }
     this.#counters.neighborRefusedByPeer++;
-    this.#requests.settle(link, 'refused');
-    this.#addPassive(link.peer);
-    this.#maybeCloseShortLived(link);
+    this.#addPassive(peer);
+    this.#asks.settle(peer.id, 'refused');
+    this.#maybeCloseShortLived(peer.id);
   }
 
-  /** Sends Neighbor on `link` (once) and resolves with how the request ended. */
-  #requestNeighbor(link: PeerLink, highPriority: boolean): Promise<NeighborOutcome> {
-    if (this.#requests.has(link)) return this.#requests.wait(link);
-    if (!link.send({ neighbor: { highPriority } })) return Promise.resolve('closed');
+  /**
+   * Sends Neighbor to `peerId` (once: a request already pending is shared) and calls `onEnd`
+   * with how the request ended. An unanswered request times out after `shortLivedIdleMs`, and
+   * the link is closed.
+   */
+  #requestNeighbor(peerId: string, highPriority: boolean, onEnd: (outcome: NeighborOutcome) => void): void {
+    const waiters = this.#askWaiters.get(peerId);
+    if (waiters) {
+      waiters.push(onEnd);
+      return;
+    }
+    if (!this.#ctx.send(peerId, { neighbor: { highPriority } })) return onEnd('closed');
     this.#counters.neighborRequestsSent++;
-    this.#log.debug({ ...peerFields(link.peer), highPriority }, 'neighbor request sent');
-    return this.#requests.wait(link);
+    this.#log.debug({ peer: peerId, highPriority }, 'neighbor request sent');
+    this.#askWaiters.set(peerId, [onEnd]);
+    this.#asks.add(peerId, (outcome) => {
+      const ended = this.#askWaiters.get(peerId) ?? [];
+      this.#askWaiters.delete(peerId);
+      if (outcome === 'timeout') this.#maybeCloseShortLived(peerId);
+      for (const end of ended) end(outcome);
+    });
   }
 
   // --- leaving and failures -------------------------------------------------------------
 
-  #onDisconnect(link: PeerLink, alive: boolean): void {
+  #onDisconnect(link: LinkFacts, alive: boolean): void {
+    const { peer } = link;
     this.#counters.disconnectsReceived++;
-    if (this.isDataLink(link)) {
-      this.#removeActive(link.id, 'disconnect');
+    if (this.#active.has(peer.id)) {
+      this.#removeActive(peer.id, 'disconnect');
       this.#lostNeighbour = true;
-      if (alive) this.#addPassive(link.peer);
-      this.#healer.restart();
+      if (alive) this.#addPassive(peer);
+      this.#repair.restart();
     }
-    link.close();
+    this.#ctx.disconnect(peer.id);
   }
 
   /** A graceful exit: the peer is forgotten at once, whichever link announced it. */
-  #onLeave(link: PeerLink): void {
+  #onLeave(link: LinkFacts): void {
+    const id = link.peer.id;
     this.#counters.leavesReceived++;
-    this.#removeActive(link.id, 'leave');
-    this.#passive.remove(link.id);
-    link.close();
-    this.#healer.restart();
+    this.#removeActive(id, 'leave');
+    this.#passive.remove(id);
+    this.#ctx.disconnect(id);
+    this.#repair.restart();
   }
 
   // --- repair ---------------------------------------------------------------------------
@@ -366,21 +433,25 @@ export class HyParView implements MembershipStrategy {
   /**
    * One repair attempt: a random passive peer, or, while the active view is empty, the seeds
    * (every other attempt when there are passive peers too, all of them when there are none).
+   * Pending until the dial (and the Neighbor request) it made ends.
    */
-  async #healOnce(): Promise<AttemptOutcome> {
+  #repairOnce(): AttemptOutcome | 'pending' {
     const useSeeds =
       this.#active.size === 0 &&
-      this.#seeds.size > 0 &&
+      this.#contacts.size > 0 &&
       (this.#passive.size === 0 || this.#seedTurn++ % 2 === 1);
     if (useSeeds) {
+      const first = this.#contacts.begin();
+      if (!first) return 'idle';
       this.#counters.healingAttempts++;
-      if (await this.#joinThroughSeeds()) return 'success';
-      // No seed answering is no reason to wait before the passive peers, whose turn is next.
-      return this.#passive.size > 0 ? 'unreachable' : 'failure';
+      this.#dials.dial(first, { kind: 'seed' });
+      return 'pending';
     }
     const untried = this.#passive
       .entries()
-      .filter((entry) => !this.#unreachable.has(entry.info.id) && !this.#isActiveCrowded(entry.info));
+      .filter(
+        (entry) => !this.#unreachable.has(entry.info.id) && !this.#prefixes.isActiveCrowded(entry.info),
+      );
     const candidate = pickOne(this.#ctx.random, untried);
     if (!candidate) {
       if (this.#passive.size === 0) {
@@ -399,62 +470,77 @@ export class HyParView implements MembershipStrategy {
       return 'failure';
     }
     this.#counters.healingAttempts++;
-    const outcome = await this.#tryPassive(candidate.info);
-    if (outcome === 'unreachable') this.#unreachable.add(candidate.info.id);
-    else this.#unreachable.clear();
-    return outcome;
+    this.#dials.dial(addressOf(candidate.info), { kind: 'passive', info: candidate.info });
+    return 'pending';
   }
 
   /** Seeds in order; the first that answers gets Join and becomes a neighbour. */
-  #joinThroughSeeds(): Promise<boolean> {
-    return this.#seeds.joinFirst(
-      (seed) => this.#joinVia(seed),
-      () => this.#stopped,
-    );
+  #onSeedDialed(seed: Address, peerId: string): void {
+    if (peerId !== this.#ctx.self.id && this.#joinVia(seed, peerId)) {
+      this.#contacts.end();
+      return this.#repair.finish('success');
+    }
+    this.#nextSeed();
   }
 
-  /** Dials a contact and sends Join; true when it became (or already was) a neighbour. */
-  async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#seeds.dial(seed);
-    if (this.#stopped || !link) return false;
-    if (this.isDataLink(link)) return true;
-    if (link.send({ join: {} }) && this.#addActive(link)) {
+  /** The seed walk's current seed did not do: the next one, or the end of the walk. */
+  #nextSeed(): void {
+    const next = this.#contacts.next();
+    if (next) return this.#dials.dial(next, { kind: 'seed' });
+    // No seed answering is no reason to wait before the passive peers, whose turn is next.
+    this.#repair.finish(this.#passive.size > 0 ? 'unreachable' : 'failure');
+  }
+
+  /** Sends Join to the contact found at `seed`; true when it became (or already was) a neighbour. */
+  #joinVia(seed: Address, peerId: string): boolean {
+    if (peerId === this.#ctx.self.id) return false;
+    if (this.#active.has(peerId)) return true;
+    const link = this.#links.get(peerId);
+    if (link && this.#ctx.send(peerId, { join: {} }) && this.#addActive(peerId)) {
       this.#counters.joinsSent++;
       this.#log.debug({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'joined through seed');
       return true;
     }
-    this.#log.warn({ ...peerFields(link.peer), seed: formatAddress(seed) }, 'seed link unusable');
+    this.#log.warn({ peer: peerId, seed: formatAddress(seed) }, 'seed link unusable');
     return false;
   }
 
-  async #tryPassive(info: NodeInfo): Promise<AttemptOutcome> {
-    const link = await this.#ctx.connect(addressOf(info));
-    if (this.#stopped) return 'idle';
-    if (!link) {
-      this.#notePassiveFailure(info.id);
-      return 'unreachable';
-    }
-    if (link.id !== info.id) {
+  #onPassiveDialed(info: NodeInfo, peerId: string): void {
+    if (peerId !== info.id) {
       // Someone else answers at that address now: the entry is stale.
       this.#dropPassive(info.id, 'address answered by another node');
-      this.#maybeCloseShortLived(link);
-      return 'failure';
+      this.#maybeCloseShortLived(peerId);
+      return this.#finishPassive(info.id, 'failure');
     }
-    if (this.#active.has(link.id)) return 'success';
+    if (this.#active.has(peerId)) return this.#finishPassive(info.id, 'success');
     if (this.#active.isFull) {
-      this.#maybeCloseShortLived(link);
-      return 'success';
+      this.#maybeCloseShortLived(peerId);
+      return this.#finishPassive(info.id, 'success');
     }
     const highPriority = this.#active.size === 0 || this.#shouldEscalate();
-    const outcome = await this.#requestNeighbor(link, highPriority);
+    this.#requestNeighbor(peerId, highPriority, (outcome) => {
+      if (this.#stopped) return;
+      this.#finishPassive(info.id, this.#afterNeighborAsk(info.id, highPriority, outcome));
+    });
+  }
+
+  /** What a repair attempt's Neighbor request achieved, with its bookkeeping. */
+  #afterNeighborAsk(id: string, highPriority: boolean, outcome: NeighborOutcome): AttemptOutcome {
     this.#noteStarvingOutcome(highPriority, outcome);
-    if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(info.id);
-    if (outcome === 'refused') this.#passive.update(info.id, { failures: 0 });
+    if (outcome === 'closed' || outcome === 'timeout') this.#notePassiveFailure(id);
+    if (outcome === 'refused') this.#passive.update(id, { failures: 0 });
     if (outcome === 'cancelled') return 'idle';
     // Refused while starving: the escalated request goes to another peer at once, not after a
     // backoff (the peer that refused is left out of this sweep, as an unreachable one is).
     if (this.#shouldEscalate()) return 'unreachable';
     return outcome === 'accepted' ? 'success' : 'failure';
+  }
+
+  /** Ends a repair attempt on a passive peer: one left unanswered is skipped for the rest of the sweep. */
+  #finishPassive(id: string, outcome: AttemptOutcome): void {
+    if (outcome === 'unreachable') this.#unreachable.add(id);
+    else this.#unreachable.clear();
+    this.#repair.finish(outcome);
   }
 
   /**
@@ -497,41 +583,33 @@ export class HyParView implements MembershipStrategy {
 
   // --- shuffle --------------------------------------------------------------------------
 
-  #armShuffle(): void {
-    const jitter = 0.75 + 0.5 * this.#ctx.random.float();
-    this.#shuffleTimer.start(this.#config.shuffleIntervalMs * jitter);
-  }
-
-  #onShuffleTimer(): void {
+  #onShuffleRound(): void {
     if (this.#state !== 'running') return;
     this.#shuffle.onPeriod();
     // The periodic safety net of repair: new passive entries, or a loop gone idle.
-    this.#healer.maybeHeal();
-    this.#armShuffle();
+    this.#repair.maybeHeal();
   }
 
   // --- views ----------------------------------------------------------------------------
 
   /**
-   * Makes `link` an active neighbour: evicts a random one when full, takes the peer out of the
-   * passive view, sends `greeting` (before peer-up), reports peer-up. False when the peer may
-   * not be active (itself, an invalid NodeInfo). Already active with this link: true, no event.
+   * Makes the peer of an open link an active neighbour: evicts a random one when full, takes the
+   * peer out of the passive view, sends `greeting` (before peer-up), reports peer-up. False when
+   * the peer may not be active (itself, an invalid NodeInfo, no link). Already active: true, no event.
    */
-  #addActive(link: PeerLink, greeting?: Envelope): boolean {
-    if (link.id === this.#ctx.self.id || nodeInfoProblem(link.peer) !== undefined) return false;
-    const existing = this.#active.get(link.id);
-    if (existing) {
-      // A stale link object for the same peer: the node keeps one link per peer, this one.
-      if (existing.data.link !== link) this.#active.update(link.id, { link }, link.peer);
-      if (greeting) link.send(greeting);
+  #addActive(peerId: string, greeting?: Envelope): boolean {
+    const link = this.#links.get(peerId);
+    if (!link || peerId === this.#ctx.self.id || nodeInfoProblem(link.peer) !== undefined) return false;
+    if (this.#active.has(peerId)) {
+      if (greeting) this.#ctx.send(peerId, greeting);
       return true;
     }
     if (this.#active.isFull) this.#evictFor(link);
-    this.#passive.remove(link.id);
-    if (this.#active.add(link.peer, { link }) !== 'added') return false;
-    if (greeting) link.send(greeting);
+    this.#passive.remove(peerId);
+    if (this.#active.add(link.peer, link) !== 'added') return false;
+    if (greeting) this.#ctx.send(peerId, greeting);
     this.#log.debug(peerFields(link.peer), 'active neighbour added');
-    this.#ctx.peerUp(link);
+    this.#ctx.peerUp(link.peer);
     return true;
   }
 
@@ -539,75 +617,35 @@ export class HyParView implements MembershipStrategy {
    * Makes room for `newcomer`: evicts a random member, and notes the eviction against the
    * newcomer's prefix (eviction-limit.ts).
    */
-  #evictFor(newcomer: PeerLink): void {
-    this.#evictions.noteEviction(this.#prefixOfLink(newcomer), this.#ctx.clock.now());
+  #evictFor(newcomer: LinkFacts): void {
+    this.#prefixes.noteEviction(this.#prefixes.ofLink(newcomer), this.#ctx.clock.now());
     const victim = this.#active.randomEntry(this.#ctx.random);
     if (!victim) return;
-    const { link } = victim.data;
-    link.send({ disconnect: { alive: true } });
-    link.close();
-    this.#removeActive(victim.info.id, 'evicted');
+    const id = victim.info.id;
+    this.#ctx.send(id, { disconnect: { alive: true } });
+    this.#ctx.disconnect(id);
+    this.#removeActive(id, 'evicted');
     this.#counters.evictions++;
     this.#addPassive(victim.info);
   }
 
-  /**
-   * Whether a newcomer from `prefix` that asked to be a neighbour may enter now
-   * (eviction-limit.ts): already active, or its prefix holds fewer than MAX_ACTIVE_PER_PREFIX
-   * entries and there is room, or (when `mayEvict`) the prefix may evict. Counts what the
-   * prefix rules refused; a plain lack of room is no refusal of theirs.
-   */
   #mayAdmit(prefix: string, id: string, mayEvict: boolean): boolean {
-    if (this.#active.has(id)) return true;
-    if (this.#activePrefixCount(prefix) < MAX_ACTIVE_PER_PREFIX) {
-      if (!this.#active.isFull) return true;
-      if (!mayEvict) return false;
-      if (this.#evictions.mayEvict(prefix, this.#ctx.clock.now())) return true;
-    }
-    this.#counters.admissionsLimited++;
-    return false;
+    return this.#prefixes.mayAdmit(prefix, id, mayEvict, this.#ctx.clock.now());
   }
 
-  /** Whether the active view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
-  #isActiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.#prefixOf(node.host, node.port);
-    return this.#activePrefixCount(prefix) >= MAX_ACTIVE_PER_PREFIX;
-  }
-
-  #activePrefixCount(prefix: string): number {
-    return this.#active.entries().filter((e) => this.#prefixOfLink(e.data.link) === prefix).length;
-  }
-
-  /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
-  #isPassiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.#prefixOf(node.host, node.port);
-    let sharing = 0;
-    for (const { info } of this.#passive.entries()) {
-      if (this.#prefixOf(info.host, info.port) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
-    }
-    return false;
-  }
-
-  /** The prefix of the host a link really comes from, where the node tells, else the announced one. */
-  #prefixOfLink(link: PeerLink): string {
-    return this.#prefixOf(link.connection?.remote.host ?? link.peer.host, link.peer.port);
-  }
-
-  #prefixOf(host: string, port: number): string {
-    return addressPrefix(host, port, this.#config.limitLoopback);
-  }
-
-  #removeActive(id: string, reason: PeerDownReason): void {
+  #removeActive(id: string, reason: PeerDownReason): { info: NodeInfo } | undefined {
     const entry = this.#active.remove(id);
-    if (!entry) return;
+    if (!entry) return undefined;
     this.#log.debug({ ...peerFields(entry.info), reason }, 'active neighbour removed');
     this.#ctx.peerDown(entry.info, reason);
+    return entry;
   }
 
   /** Adds to the passive view, evicting a random entry when full; refusals are silent. */
   #addPassive(info: NodeInfo): void {
     if (passiveRefusal(info, this.#ctx.self.id, (id) => this.#active.has(id)) !== undefined) return;
-    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#isPassiveCrowded(info)) return;
+    if (this.#passive.has(info.id) || this.#passive.capacity === 0 || this.#prefixes.isPassiveCrowded(info))
+      return;
     if (this.#passive.isFull) {
       const victim = this.#passive.randomEntry(this.#ctx.random);
       if (victim) this.#passive.remove(victim.info.id);
@@ -615,14 +653,11 @@ export class HyParView implements MembershipStrategy {
     this.#passive.add(info, { failures: 0 });
   }
 
-  /** Callbacks must not throw nor leave rejections behind (strategy.ts): log, never rethrow. */
-  #background(work: Promise<void>, what: string): Promise<void> {
-    return work.catch((err: unknown) => this.#log.warn({ err }, `${what} failed`));
-  }
-
-  /** Closes a link that is neither active nor awaiting a NeighborReply. */
-  #maybeCloseShortLived(link: PeerLink): void {
-    if (link.isOpen && !this.isDataLink(link) && !this.#requests.has(link)) link.close();
+  /** Closes the link to a peer that is neither active nor awaiting a NeighborReply. */
+  #maybeCloseShortLived(peerId: string): void {
+    if (this.#ctx.isLinked(peerId) && !this.#active.has(peerId) && !this.#asks.has(peerId)) {
+      this.#ctx.disconnect(peerId);
+    }
   }
 }
 

@@ -15,13 +15,15 @@
  * ties a reply to its walk, so a node on the walk could still answer in the end's place; it
  * changes at most ka + kp entries once per period. A neighbour's Shuffles are taken at most
  * SHUFFLES_PER_LINK_PER_PERIOD times per period.
+ *
+ * Synchronous like the strategy: the reply to an origin that is not a neighbour is a dial whose
+ * outcome the strategy hands back to `onOriginDialed`.
  */
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
 import { DialLimit } from './dial-limit.js';
-import { addressKey, addressOf, isOverEntryLimit, mergeEntries, toPeerEntries } from './entries.js';
-import type { ShuffleHost } from './hyparview-state.js';
-import type { PeerLink } from './legacy-strategy.js';
+import { addressKey, addressOf, isOverEntryLimitOf, mergeEntries, toPeerEntries } from './entries.js';
+import type { DialPurpose, LinkFacts, ShuffleHost } from './hyparview-state.js';
 
 /**
  * Distinct origin addresses remembered per shuffle period for the dial limit. An honest mesh
@@ -44,8 +46,8 @@ export class ShuffleExchange {
   /** Our last Shuffle, until its one reply arrives or the next Shuffle replaces it. */
   #awaitingReply: { sentIds: ReadonlySet<string>; sentAtMs: number } | undefined;
   #lastSentMs = -Infinity;
-  /** Shuffles taken per link in its current period (dropped with the link object). */
-  readonly #perLink = new WeakMap<PeerLink, { sinceMs: number; count: number }>();
+  /** Shuffles taken per link in its current period (dropped with the link's facts). */
+  readonly #perLink = new WeakMap<LinkFacts, { sinceMs: number; count: number }>();
 
   constructor(host: ShuffleHost) {
     this.#host = host;
@@ -86,26 +88,27 @@ export class ShuffleExchange {
       .map((entry) => entry.info)
       .filter((info) => info.port !== 0);
     const shuffle: Shuffle = { origin: context.self, entries: toPeerEntries(nodes), ttl: config.arwl };
-    if (!target.data.link.send({ shuffle })) return false;
+    if (!context.send(target.info.id, { shuffle })) return false;
     this.#lastSentMs = context.clock.now();
     this.#awaitingReply = { sentIds: new Set(nodes.map((info) => info.id)), sentAtMs: this.#lastSentMs };
     this.#host.counters.shufflesSent++;
     return true;
   }
 
-  onShuffle(link: PeerLink, shuffle: Shuffle): void {
+  onShuffle(from: string, shuffle: Shuffle): void {
     const { context, active, counters } = this.#host;
-    if (isOverEntryLimit(this.#host.context, link, shuffle.entries, 'shuffle')) return;
-    if (!this.#host.isDataLink(link)) return context.countDrop('shuffle-not-neighbor');
+    if (isOverEntryLimitOf(context, from, shuffle.entries, 'shuffle')) return;
+    const link = active.get(from)?.data;
+    if (!link) return context.countDrop('shuffle-not-neighbor');
     if (!this.#takeFromLink(link)) return context.countDrop('shuffle-link-rate');
     const origin = shuffle.origin;
     if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
     counters.shufflesReceived++;
     // A walk never gets longer than ours, whatever a peer claims.
     const ttl = Math.min(shuffle.ttl, context.config.arwl) - 1;
-    const next = active.randomEntry(context.random, link.id);
+    const next = active.randomEntry(context.random, from);
     if (ttl > 0 && active.size > 1 && next) {
-      next.data.link.send({ shuffle: { origin, entries: shuffle.entries, ttl } });
+      context.send(next.info.id, { shuffle: { origin, entries: shuffle.entries, ttl } });
       counters.shufflesForwarded++;
       return;
     }
@@ -116,7 +119,7 @@ export class ShuffleExchange {
    * Counts a Shuffle against its link's allowance: a neighbour that shuffles far more often than
    * the protocol does would otherwise feed its entries into the walks at will.
    */
-  #takeFromLink(link: PeerLink): boolean {
+  #takeFromLink(link: LinkFacts): boolean {
     const now = this.#host.context.clock.now();
     const period = this.#host.context.config.shuffleIntervalMs;
     const window = this.#perLink.get(link);
@@ -127,14 +130,14 @@ export class ShuffleExchange {
     return ++window.count <= SHUFFLES_PER_LINK_PER_PERIOD;
   }
 
-  onShuffleReply(link: PeerLink, entries: readonly PeerEntry[]): void {
+  onShuffleReply(from: string, entries: readonly PeerEntry[]): void {
     const { context, counters } = this.#host;
-    if (isOverEntryLimit(context, link, entries, 'shuffleReply')) return;
+    if (isOverEntryLimitOf(context, from, entries, 'shuffleReply')) return;
     // One reply per Shuffle sent: unsolicited entries could flood the passive view.
     const awaited = this.#awaitingReply;
     if (!awaited || context.clock.now() - awaited.sentAtMs > context.config.shuffleIntervalMs)
       return context.countDrop('shuffleReply-unsolicited');
-    if (!this.#couldBeWalkEnd(link, awaited.sentAtMs)) return context.countDrop('shuffleReply-not-walk-end');
+    if (!this.#couldBeWalkEnd(from, awaited.sentAtMs)) return context.countDrop('shuffleReply-not-walk-end');
     this.#awaitingReply = undefined;
     counters.shuffleRepliesReceived++;
     this.#merge(
@@ -148,10 +151,10 @@ export class ShuffleExchange {
    * once our Shuffle had left; an older connection (one we opened, or that sat idle since
    * before) carries no answer to it.
    */
-  #couldBeWalkEnd(link: PeerLink, sentAtMs: number): boolean {
-    if (this.#host.isDataLink(link)) return true;
-    const openedAtMs = this.#host.linkOpenedAt(link);
-    return link.role === 'listener' && openedAtMs !== undefined && openedAtMs >= sentAtMs;
+  #couldBeWalkEnd(from: string, sentAtMs: number): boolean {
+    if (this.#host.active.has(from)) return true;
+    const link = this.#host.linkOf(from);
+    return link !== undefined && link.role === 'listener' && link.openedAtMs >= sentAtMs;
   }
 
   /** ka + kp: the most entries one Shuffle or ShuffleReply may change here. */
@@ -181,9 +184,8 @@ export class ShuffleExchange {
 
   #replyTo(origin: NodeInfo, entries: PeerEntry[]): void {
     const { context, active, counters } = this.#host;
-    const activeLink = active.get(origin.id)?.data.link;
-    if (activeLink) {
-      if (activeLink.send({ shuffleReply: { entries } })) counters.shuffleReplies++;
+    if (active.has(origin.id)) {
+      if (context.send(origin.id, { shuffleReply: { entries } })) counters.shuffleReplies++;
       return;
     }
     if (origin.port === 0) return context.countDrop('shuffle-origin-unreachable');
@@ -191,19 +193,19 @@ export class ShuffleExchange {
       counters.shuffleRepliesLimited++;
       return context.countDrop('shuffle-origin-rate');
     }
-    this.#host.background(this.#dialAndReply(origin, entries), 'shuffle reply dial');
+    this.#host.dial(addressOf(origin), { kind: 'shuffleReply', origin, entries });
   }
 
-  async #dialAndReply(origin: NodeInfo, entries: PeerEntry[]): Promise<void> {
-    const link = await this.#host.context.connect(addressOf(origin));
-    if (this.#host.isStopped() || !link) return;
-    if (link.id !== origin.id) {
-      this.#host.context.countDrop('shuffle-origin-mismatch');
-      return this.#host.maybeCloseShortLived(link);
+  /** The dial to a walk's origin reached `peerId`: the reply goes out if it is the origin. */
+  onOriginDialed({ origin, entries }: Extract<DialPurpose, { kind: 'shuffleReply' }>, peerId: string): void {
+    const { context, counters } = this.#host;
+    if (peerId !== origin.id) {
+      context.countDrop('shuffle-origin-mismatch');
+      return this.#host.maybeCloseShortLived(peerId);
     }
-    if (link.send({ shuffleReply: { entries } })) this.#host.counters.shuffleReplies++;
+    if (context.send(peerId, { shuffleReply: { entries } })) counters.shuffleReplies++;
     // We sent the last message of a short-lived exchange: ours to close (unless it is active).
-    this.#host.maybeCloseShortLived(link);
+    this.#host.maybeCloseShortLived(peerId);
   }
 
   #merge(nodes: ReadonlyArray<NodeInfo | null | undefined>, sentIds: ReadonlySet<string>): void {

@@ -1,39 +1,44 @@
 /**
  * Eclipse through the views, in the simulator: k attacker identities against a mesh of honest
- * HyParView nodes over the fake mesh (SimClock, seeded Random, no sockets). The attackers know
- * every honest address and, every 500 ms each, do everything a v1 peer may send to get into
- * views: Join and a high-priority Neighbor to random honest nodes, Shuffles of 32 entries (all
- * attacker identities) that end at once on every active link, ShuffleReplies of 32 entries on
- * every link, and ForwardJoins with TTL 0 naming one another. They accept every Neighbor and
- * never leave a view by themselves.
+ * HyParView nodes, all real Nodes over the memory transport under the simulated clock (seeded
+ * Random, no sockets). The attackers know every honest address and, every 500 ms each, do
+ * everything a v1 peer may send to get into views: Join and a high-priority Neighbor to random
+ * honest nodes, Shuffles of 32 entries (all attacker identities) that end at once on every
+ * active link, ShuffleReplies of 32 entries on every link, and ForwardJoins with TTL 0 naming one
+ * another. They accept every Neighbor and never leave a view by themselves.
  *
  * What is measured, once the attack ran for `ATTACK_MS`: the share of attacker entries in the
  * honest nodes' active and passive views, against the fair share k / (n + k) that k honest
  * nodes would hold, and the honest nodes eclipsed (attackers hold the majority of their active
  * view). `ECLIPSE_NODES=1000 ECLIPSE_REPORT=1` prints the 1,000-node figures;
  * `ECLIPSE_PREFIXES=10` spreads the identities over ten /24s (what the prefix rules cannot
- * tell from ten honest nodes).
+ * tell from ten honest nodes); `ATTACK_KINDS=join,shuffle` keeps only some of the moves.
  */
 import { describe, expect, it } from 'vitest';
-import type { Address } from '../config.js';
+import type { Address, NodeConfig } from '../config.js';
+import { Identity } from '../crypto/identity.js';
+import { SimDriver } from '../lab/driver.js';
+import { labPlaintextLinks } from '../link/link-security.js';
 import { MAX_ACTIVE_PER_PREFIX } from '../membership/eviction-limit.js';
-import { createHyParView } from '../membership/hyparview.js';
+import { PendingDials } from '../membership/pending-dials.js';
 import type {
+  LinkUp,
   MembershipContext,
   MembershipFactory,
   MembershipMessage,
   MembershipStrategy,
-  PeerLink,
-} from '../membership/legacy-strategy.js';
+} from '../membership/strategy.js';
+import { Node } from '../node.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
-import { pickOne, pickSome } from '../utils/random.js';
-import { FakeMesh, MeshNode } from './helpers/fake-mesh.js';
-import { makeNode } from './helpers/fakes.js';
+import { MemoryNetwork } from '../transport/memory.js';
+import { silentLogger } from '../utils/logger.js';
+import { pickOne, pickSome, seededRandom } from '../utils/random.js';
 
 const NODES = Number(process.env.ECLIPSE_NODES ?? 100);
 const ATTACK_MS = Number(process.env.ATTACK_MS ?? 30_000);
 const ATTACK_EVERY_MS = 500;
 const MAX_ENTRIES = 32;
+const PORT = 7000;
 
 /** k attacker identities; `prefixes` of them share one /24 each (1: all on one host's /24). */
 interface AttackSetup {
@@ -51,12 +56,15 @@ class Attacker implements MembershipStrategy {
   readonly name = 'attacker';
   readonly #ctx: MembershipContext;
   readonly #botnet: Botnet;
-  readonly #links = new Set<PeerLink>();
+  readonly #links = new Set<string>();
+  /** Whether each dial under way forces its way in by Join (else by Neighbor). */
+  readonly #dials: PendingDials<boolean>;
   #running = false;
 
   constructor(ctx: MembershipContext, botnet: Botnet) {
     this.#ctx = ctx;
     this.#botnet = botnet;
+    this.#dials = new PendingDials(ctx);
   }
 
   start(): void {
@@ -70,29 +78,35 @@ class Attacker implements MembershipStrategy {
     this.#running = false;
   }
 
-  onLinkReady(link: PeerLink): void {
-    this.#links.add(link);
+  onLinkUp({ peer }: LinkUp): void {
+    this.#links.add(peer.id);
   }
 
-  onMessage(link: PeerLink, message: MembershipMessage): void {
-    this.#links.add(link);
-    if (message.kind === 'neighbor') link.send({ neighborReply: { accepted: true } });
+  onDialed(address: Address, peerId: string): void {
+    const byJoin = this.#dials.settle(address);
+    if (byJoin === undefined) return;
+    this.#links.add(peerId);
+    this.#ctx.send(peerId, byJoin ? { join: {} } : { neighbor: { highPriority: true } });
   }
 
-  onLinkClosed(link: PeerLink): void {
-    this.#links.delete(link);
+  onDialFailed(address: Address): void {
+    this.#dials.settle(address);
   }
 
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
-    this.#links.delete(previous);
-    this.#links.add(next);
+  onMessage(from: string, message: MembershipMessage): void {
+    this.#links.add(from);
+    if (message.kind === 'neighbor') this.#ctx.send(from, { neighborReply: { accepted: true } });
   }
 
-  isDataLink(link: PeerLink): boolean {
-    return this.#links.has(link);
+  onLinkDown(peerId: string): void {
+    this.#links.delete(peerId);
   }
 
-  dataPeers(): PeerLink[] {
+  isDataPeer(peerId: string): boolean {
+    return this.#links.has(peerId);
+  }
+
+  dataPeers(): string[] {
     return [...this.#links];
   }
 
@@ -117,24 +131,18 @@ class Attacker implements MembershipStrategy {
     const entries = pickSome(random, this.#botnet.identities, MAX_ENTRIES).map((node) => ({ node, age: 0 }));
     const others = this.#botnet.identities.filter((info) => info.id !== self.id);
     const kinds = (process.env.ATTACK_KINDS ?? 'join,neighbor,shuffle,reply,fj').split(',');
-    for (const link of this.#links) {
+    for (const peerId of this.#links) {
       const shuffle: Envelope = { shuffle: { origin: self, entries, ttl: 1 } };
-      if (kinds.includes('shuffle')) link.send(shuffle);
-      if (kinds.includes('reply')) link.send({ shuffleReply: { entries } });
+      if (kinds.includes('shuffle')) this.#ctx.send(peerId, shuffle);
+      if (kinds.includes('reply')) this.#ctx.send(peerId, { shuffleReply: { entries } });
       const node = pickOne(random, others);
-      if (node && kinds.includes('fj')) link.send({ forwardJoin: { node, ttl: 0 } });
+      if (node && kinds.includes('fj')) this.#ctx.send(peerId, { forwardJoin: { node, ttl: 0 } });
     }
     const target = pickOne(random, this.#botnet.honest);
     const byJoin = random.float() < 0.5;
-    if (target && kinds.includes(byJoin ? 'join' : 'neighbor')) void this.#force(target, byJoin);
-  }
-
-  async #force(target: NodeInfo, byJoin: boolean): Promise<void> {
-    const address: Address = { host: target.host, port: target.port };
-    const link = await this.#ctx.connect(address);
-    if (!link) return;
-    this.#links.add(link);
-    link.send(byJoin ? { join: {} } : { neighbor: { highPriority: true } });
+    if (target && kinds.includes(byJoin ? 'join' : 'neighbor')) {
+      this.#dials.dial({ host: target.host, port: target.port }, byJoin);
+    }
   }
 }
 
@@ -152,33 +160,55 @@ interface Figures {
 
 async function attack(setup: AttackSetup, seed = 1): Promise<Figures> {
   const botnet = new Botnet();
-  const isAttacker = new Set<string>();
-  const factory: MembershipFactory = (ctx) =>
-    isAttacker.has(ctx.self.id) ? new Attacker(ctx, botnet) : createHyParView(ctx);
-  const mesh = new FakeMesh({ factory, seed });
-  // Honest nodes on loopback count one prefix each; the attackers share `prefixes` /24s.
+  const driver = new SimDriver();
+  const network = new MemoryNetwork({ clock: driver.clock, random: seededRandom(seed) });
+  const logger = silentLogger();
+  const start = async (
+    host: string,
+    port: number,
+    config: Partial<NodeConfig>,
+    membership?: MembershipFactory,
+  ): Promise<Node> => {
+    const random = seededRandom(seed * 100_000 + port * 1000 + botnet.honest.length);
+    const node = new Node(
+      { name: host, host, port, ...config },
+      {
+        transport: network.transport(host),
+        clock: driver.clock,
+        random,
+        logger,
+        linkSecurity: labPlaintextLinks,
+        identity: Identity.fromSeed(random.bytes(32)),
+        ...(membership ? { membership } : {}),
+      },
+    );
+    await node.start();
+    return node;
+  };
+  // Honest nodes each have a host name of their own (one prefix each); the attackers share
+  // `prefixes` /24s.
+  const honest: Node[] = [];
   for (let i = 0; i < NODES; i++) {
-    const node = mesh.addNode();
-    node.strategy.start(i === 0 ? [] : [mesh.nodes[0]?.address as Address]);
-    await mesh.run(20);
+    const seeds = honest[0] ? [{ host: honest[0].info.host, port: PORT }] : [];
+    honest.push(await start(`honest-${i}`, PORT, { seeds }));
+    botnet.honest.push(honest[i]?.info as NodeInfo);
+    await driver.sleep(20);
   }
-  await mesh.run(30_000);
-  botnet.honest = mesh.nodes.map((node) => node.info);
+  await driver.sleep(30_000);
+  const attackers: Node[] = [];
   for (let j = 0; j < setup.k; j++) {
-    const n = 100_000 + j;
-    const info = { ...makeNode(n, 20_000 + j), host: `198.51.${j % setup.prefixes}.${1 + (j % 200)}` };
-    isAttacker.add(info.id);
-    botnet.identities.push(info);
-    const node = new MeshNode(info, mesh, seed * 1000 + n, factory);
-    mesh.nodes.push(node);
+    const host = `198.51.${j % setup.prefixes}.${1 + (j % 200)}`;
+    const node = await start(host, 20_000 + j, {}, (ctx) => new Attacker(ctx, botnet));
+    botnet.identities.push(node.info);
+    attackers.push(node);
   }
-  for (const node of mesh.nodes) if (isAttacker.has(node.info.id)) node.strategy.start([]);
-  await mesh.run(ATTACK_MS);
-  return measure(mesh, isAttacker, setup.k);
+  await driver.sleep(ATTACK_MS);
+  const figures = measure(honest, new Set(botnet.identities.map((info) => info.id)), setup.k);
+  await Promise.all([...honest, ...attackers].map((node) => node.crash()));
+  return figures;
 }
 
-function measure(mesh: FakeMesh, isAttacker: ReadonlySet<string>, k: number): Figures {
-  const honest: MeshNode[] = mesh.alive().filter((node) => !isAttacker.has(node.info.id));
+function measure(honest: readonly Node[], isAttacker: ReadonlySet<string>, k: number): Figures {
   const share = (infos: readonly NodeInfo[]): number =>
     infos.length === 0 ? 0 : infos.filter((info) => isAttacker.has(info.id)).length / infos.length;
   const count = (infos: readonly NodeInfo[]): number =>
@@ -193,7 +223,7 @@ function measure(mesh: FakeMesh, isAttacker: ReadonlySet<string>, k: number): Fi
   let maxActive = 0;
   let maxPassive = 0;
   for (const node of honest) {
-    const views = node.strategy.views();
+    const views = node.peers();
     active += count(views.active);
     activeTotal += views.active.length;
     passive += count(views.passive);

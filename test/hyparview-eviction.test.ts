@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeConfig } from '../config.js';
 import { addressPrefix, EvictionLimit } from '../membership/eviction-limit.js';
-import { HyParView } from '../membership/hyparview.js';
 import type { NodeInfo } from '../proto/messages.js';
-import { FakeContext, FakeLink, makeNode, msg, settle } from './helpers/fakes.js';
+import { makeNode } from './helpers/fakes.js';
+import { HyParViewHarness } from './helpers/hyparview-harness.js';
 
 const SMALL: Partial<NodeConfig> = {
   activeSize: 3,
@@ -23,9 +23,9 @@ const SMALL: Partial<NodeConfig> = {
   shortLivedIdleMs: 500,
 };
 
-function setup(overrides: Partial<NodeConfig> = {}) {
-  const ctx = new FakeContext(makeNode(1), { ...SMALL, ...overrides }, 7);
-  return { ctx, hv: new HyParView(ctx) };
+/** One strategy under the driver, its invariants checked after every input. */
+function setup(overrides: Partial<NodeConfig> = {}): HyParViewHarness {
+  return new HyParViewHarness({ ...SMALL, ...overrides }, 7);
 }
 
 /** Node n announcing `host` (a valid NodeInfo: the host is not part of the signed identity). */
@@ -34,21 +34,8 @@ function nodeAt(n: number, host: string): NodeInfo {
 }
 
 /** Node n asks for (and gets) a slot, from its own /24. */
-function neighbour(hv: HyParView, n: number): FakeLink {
-  const link = new FakeLink(nodeAt(n, `10.0.${n}.1`));
-  hv.onMessage(link, msg('neighbor', { highPriority: true }));
-  link.clearSent();
-  return link;
-}
-
-/** A link whose announced host is `announced` but whose connection comes from `remote`. */
-class RemoteLink extends FakeLink {
-  constructor(
-    peer: NodeInfo,
-    readonly connection: { remote: { host: string; port: number } },
-  ) {
-    super(peer);
-  }
+function neighbour(h: HyParViewHarness, n: number): NodeInfo {
+  return h.neighbour(nodeAt(n, `10.0.${n}.1`));
 }
 
 describe('addressPrefix', () => {
@@ -92,77 +79,75 @@ describe('EvictionLimit', () => {
 });
 
 describe('HyParView admission by eviction', () => {
-  it('a second high-priority Neighbor from one /24 within a period is refused, and evicts nobody', async () => {
-    const { ctx, hv } = setup();
-    const old = [2, 3, 4].map((n) => neighbour(hv, n));
-    const first = new FakeLink(nodeAt(5, '198.51.100.5'));
-    hv.onMessage(first, msg('neighbor', { highPriority: true }));
-    expect(first.sentOf('neighborReply')).toEqual([{ accepted: true }]);
-    expect(hv.stats().evictions).toBe(1);
+  it('a second high-priority Neighbor from one /24 within a period is refused, and evicts nobody', () => {
+    const h = setup();
+    const old = [2, 3, 4].map((n) => neighbour(h, n));
+    const first = h.link(nodeAt(5, '198.51.100.5'));
+    h.message(first, 'neighbor', { highPriority: true });
+    expect(h.sent(first, 'neighborReply')).toEqual([{ accepted: true }]);
+    expect(h.hv.stats().evictions).toBe(1);
 
-    const second = new FakeLink(nodeAt(6, '198.51.100.6'));
-    hv.onMessage(second, msg('neighbor', { highPriority: true }));
-    expect(second.sentOf('neighborReply')).toEqual([{ accepted: false }]);
-    expect(hv.isDataLink(second)).toBe(false);
-    expect(hv.stats()).toMatchObject({ evictions: 1, admissionsLimited: 1 });
-    expect(ctx.dropCount('neighbor-prefix-limit')).toBe(1);
-    expect(old.filter((link) => link.closed)).toHaveLength(1);
+    const second = h.link(nodeAt(6, '198.51.100.6'));
+    h.message(second, 'neighbor', { highPriority: true });
+    expect(h.sent(second, 'neighborReply')).toEqual([{ accepted: false }]);
+    expect(h.hv.isDataPeer(second.id)).toBe(false);
+    expect(h.hv.stats()).toMatchObject({ evictions: 1, admissionsLimited: 1 });
+    expect(h.drops('neighbor-prefix-limit')).toBe(1);
+    expect(old.filter((peer) => h.isClosed(peer))).toHaveLength(1);
 
     // A period later the prefix may evict again.
-    ctx.clock.advance(1000);
-    await settle();
-    const third = new FakeLink(nodeAt(7, '198.51.100.7'));
-    hv.onMessage(third, msg('neighbor', { highPriority: true }));
-    expect(third.sentOf('neighborReply')).toEqual([{ accepted: true }]);
+    h.d.clock.advance(1000);
+    h.pump();
+    const third = h.link(nodeAt(7, '198.51.100.7'));
+    h.message(third, 'neighbor', { highPriority: true });
+    expect(h.sent(third, 'neighborReply')).toEqual([{ accepted: true }]);
   });
 
   it('counts a peer by the host it connects from, not the one it announces', () => {
-    const { hv } = setup();
-    [2, 3, 4].forEach((n) => neighbour(hv, n));
-    const remote = { remote: { host: '203.0.113.9', port: 50_000 } };
-    const links = [5, 6].map((n) => new RemoteLink(nodeAt(n, `192.0.${n}.1`), remote));
-    for (const link of links) hv.onMessage(link, msg('neighbor', { highPriority: true }));
-    expect(links.map((link) => link.sentOf('neighborReply')[0]?.accepted)).toEqual([true, false]);
+    const h = setup();
+    [2, 3, 4].forEach((n) => neighbour(h, n));
+    const peers = [5, 6].map((n) => h.link(nodeAt(n, `192.0.${n}.1`), 'listener', '203.0.113.9'));
+    for (const peer of peers) h.message(peer, 'neighbor', { highPriority: true });
+    expect(peers.map((peer) => h.sent(peer, 'neighborReply')[0]?.accepted)).toEqual([true, false]);
   });
 
   it('a Join over the limit is closed; a joiner with room is admitted whatever its prefix', () => {
-    const { ctx, hv } = setup();
-    const joins = [5, 6].map((n) => new FakeLink(nodeAt(n, `198.51.100.${n}`)));
-    [2, 3, 4].forEach((n) => neighbour(hv, n));
-    hv.onMessage(joins[0] as FakeLink, msg('join', {}));
-    hv.onMessage(joins[1] as FakeLink, msg('join', {}));
-    expect(hv.isDataLink(joins[0] as FakeLink)).toBe(true);
-    expect(joins[1]?.closed).toBe(true);
-    expect(ctx.dropCount('join-prefix-limit')).toBe(1);
+    const h = setup();
+    const joins = [5, 6].map((n) => nodeAt(n, `198.51.100.${n}`));
+    [2, 3, 4].forEach((n) => neighbour(h, n));
+    for (const joiner of joins) h.message(h.link(joiner), 'join', {});
+    expect(h.hv.isDataPeer((joins[0] as NodeInfo).id)).toBe(true);
+    expect(h.isClosed(joins[1] as NodeInfo)).toBe(true);
+    expect(h.drops('join-prefix-limit')).toBe(1);
 
     // With room, no eviction is needed and the limit does not apply.
-    const { hv: roomy } = setup();
-    const same = [5, 6].map((n) => new FakeLink(nodeAt(n, `198.51.100.${n}`)));
-    for (const link of same) roomy.onMessage(link, msg('join', {}));
-    expect(same.every((link) => roomy.isDataLink(link))).toBe(true);
+    const roomy = setup();
+    const same = [5, 6].map((n) => nodeAt(n, `198.51.100.${n}`));
+    for (const joiner of same) roomy.message(roomy.link(joiner), 'join', {});
+    expect(same.every((joiner) => roomy.hv.isDataPeer(joiner.id))).toBe(true);
   });
 
-  it('a ForwardJoin walk ending here with a joiner over the limit: no dial, passive only', async () => {
-    const { ctx, hv } = setup();
-    const old = [2, 3, 4].map((n) => neighbour(hv, n));
-    hv.onMessage(new FakeLink(nodeAt(5, '198.51.100.5')), msg('join', {}));
-    const sender = old.find((link) => !link.closed) as FakeLink;
+  it('a ForwardJoin walk ending here with a joiner over the limit: no dial, passive only', () => {
+    const h = setup();
+    const old = [2, 3, 4].map((n) => neighbour(h, n));
+    h.message(h.link(nodeAt(5, '198.51.100.5')), 'join', {});
+    const sender = old.find((peer) => !h.isClosed(peer)) as NodeInfo;
     const joiner = nodeAt(6, '198.51.100.6');
-    hv.onMessage(sender, msg('forwardJoin', { node: joiner, ttl: 0 }));
-    await settle();
-    expect(ctx.dials).toEqual([]);
-    expect(ctx.dropCount('forwardJoin-prefix-limit')).toBe(1);
-    expect(hv.views().passive.map((info) => info.id)).toContain(joiner.id);
+    h.message(sender, 'forwardJoin', { node: joiner, ttl: 0 });
+    h.pump();
+    expect(h.dials).toEqual([]);
+    expect(h.drops('forwardJoin-prefix-limit')).toBe(1);
+    expect(h.hv.views().passive.map((info) => info.id)).toContain(joiner.id);
   });
 
   it('a prefix holding two active entries gets no third on request, even with room', () => {
-    const { ctx, hv } = setup({ activeSize: 5 });
-    const links = [5, 6, 7].map((n) => new FakeLink(nodeAt(n, `198.51.100.${n}`)));
-    hv.onMessage(links[0] as FakeLink, msg('join', {}));
-    hv.onMessage(links[1] as FakeLink, msg('neighbor', { highPriority: false }));
-    hv.onMessage(links[2] as FakeLink, msg('neighbor', { highPriority: false }));
-    expect(links.map((link) => hv.isDataLink(link))).toEqual([true, true, false]);
-    expect(links[2]?.sentOf('neighborReply')).toEqual([{ accepted: false }]);
-    expect(ctx.dropCount('neighbor-prefix-limit')).toBe(1);
+    const h = setup({ activeSize: 5 });
+    const peers = [5, 6, 7].map((n) => h.link(nodeAt(n, `198.51.100.${n}`)));
+    h.message(peers[0] as NodeInfo, 'join', {});
+    h.message(peers[1] as NodeInfo, 'neighbor', { highPriority: false });
+    h.message(peers[2] as NodeInfo, 'neighbor', { highPriority: false });
+    expect(peers.map((peer) => h.hv.isDataPeer(peer.id))).toEqual([true, true, false]);
+    expect(h.sent(peers[2] as NodeInfo, 'neighborReply')).toEqual([{ accepted: false }]);
+    expect(h.drops('neighbor-prefix-limit')).toBe(1);
   });
 });
