@@ -22,7 +22,7 @@ export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> 
   hyparview: fromLegacy(createHyParView),
   static: fromLegacy(createStatic),
   cyclon: fromLegacy(createCyclon),
-  full: fromLegacy(createFull),
+  full: createFull,
 });
 
 const MEMBERSHIP_KINDS: ReadonlySet<EnvelopeKind> = new Set<MembershipKind>([

@@ -7,6 +7,7 @@ import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
 import type { MembershipContext, PeerLink } from './legacy-strategy.js';
+import type { MembershipContext as StrategyContext } from './strategy.js';
 import type { View } from './view.js';
 
 /** Why a NodeInfo may not enter a passive view. */
@@ -52,6 +53,20 @@ export function isOverEntryLimit(
   if (entries.length <= max) return false;
   context.countDrop(`${kind}-limit`);
   link.close('LIMIT', `${entries.length} entries, at most ${max}`);
+  return true;
+}
+
+/** `isOverEntryLimit` for a strategy that knows peers by id: the peer's link is closed with LIMIT. */
+export function isOverEntryLimitFrom(
+  context: Pick<StrategyContext, 'config' | 'countDrop' | 'disconnect'>,
+  peerId: string,
+  entries: readonly PeerEntry[],
+  kind: string,
+): boolean {
+  const max = context.config.maxEntriesPerMessage;
+  if (entries.length <= max) return false;
+  context.countDrop(`${kind}-limit`);
+  context.disconnect(peerId, 'LIMIT', `${entries.length} entries, at most ${max}`);
   return true;
 }
 
