@@ -20,7 +20,7 @@ import type {
 
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
   hyparview: fromLegacy(createHyParView),
-  static: fromLegacy(createStatic),
+  static: createStatic,
   cyclon: fromLegacy(createCyclon),
   full: createFull,
 });

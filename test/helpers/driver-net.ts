@@ -32,6 +32,11 @@ export class DriverNet {
     };
   }
 
+  /** Dials made and not answered yet. */
+  get inFlight(): number {
+    return this.#unanswered.length;
+  }
+
   /** Dials to a node's address reach that node; any other dial fails. */
   answerWith(nodes: readonly NodeInfo[]): void {
     this.answer = (address) => nodes.find((n) => formatAddress(n) === formatAddress(address));
