@@ -175,7 +175,7 @@ export class FullMembership implements MembershipStrategy {
     this.#joined.delete(peer.id);
     this.#known.resetBudget(peer.id);
     // The winner of a duplicate contest takes the loser's place in the view, without churn; a
-    // Neighbor request pending on the loser now awaits its reply on the winner.
+    // Neighbor request pending on the loser now takes its reply on the winner.
     const entry = this.#neighbours.get(peer.id);
     if (replaces && entry) this.#neighbours.update(peer.id, entry.data, peer);
   }
@@ -479,7 +479,7 @@ export class FullMembership implements MembershipStrategy {
     this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable');
   }
 
-  /** Closes a link that is neither a neighbour nor awaiting a NeighborReply. */
+  /** Closes a link that is neither a neighbour nor waiting for a NeighborReply. */
   #maybeCloseShortLived(peerId: string): void {
     if (this.#ctx.isLinked(peerId) && !this.isDataPeer(peerId) && !this.#asks.has(peerId)) {
       this.#ctx.disconnect(peerId);
