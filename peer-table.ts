@@ -9,7 +9,6 @@ import { createCyclon } from './membership/cyclon.js';
 import { createFull } from './membership/full.js';
 import { createHyParView } from './membership/hyparview.js';
 import { createStatic } from './membership/static.js';
-import { fromLegacy } from './membership/legacy.js';
 import type {
   MembershipContext,
   MembershipFactory,
@@ -20,9 +19,9 @@ import type {
 
 export const MEMBERSHIP_STRATEGIES: Readonly<Record<string, MembershipFactory>> = Object.freeze({
   hyparview: createHyParView,
-  static: fromLegacy(createStatic),
+  static: createStatic,
   cyclon: createCyclon,
-  full: fromLegacy(createFull),
+  full: createFull,
 });
 
 const MEMBERSHIP_KINDS: ReadonlySet<EnvelopeKind> = new Set<MembershipKind>([

@@ -13,7 +13,7 @@
  */
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import { passiveRefusal, toPeerEntries } from './entries.js';
-import type { MembershipContext, PeerLink } from './legacy-strategy.js';
+import type { MembershipContext } from './strategy.js';
 import { View } from './view.js';
 
 /** Gossip messages sent to each neighbour per round. */
@@ -38,8 +38,8 @@ export class KnownAddresses {
   >;
   readonly #ctx: MembershipContext;
   readonly #known: View<null>;
-  /** Gossip messages received per link this round. */
-  readonly #received = new Map<PeerLink, number>();
+  /** Gossip messages received per peer's link this round; a new link starts afresh. */
+  readonly #received = new Map<string, number>();
   /** Where the next round's gossip starts in a list too long for one round. */
   #cursor = 0;
 
@@ -120,19 +120,19 @@ export class KnownAddresses {
   }
 
   /** Sends `infos` in chunks of at most maxEntriesPerMessage; never tells a peer about itself. */
-  sendTo(link: PeerLink, infos: readonly NodeInfo[]): void {
-    const entries = toPeerEntries(infos.filter((info) => info.id !== link.id));
+  sendTo(peerId: string, infos: readonly NodeInfo[]): void {
+    const entries = toPeerEntries(infos.filter((info) => info.id !== peerId));
     const max = this.#ctx.config.maxEntriesPerMessage;
     for (let i = 0; i < entries.length; i += max) {
-      if (!link.send({ shuffleReply: { entries: entries.slice(i, i + max) } })) return;
+      if (!this.#ctx.send(peerId, { shuffleReply: { entries: entries.slice(i, i + max) } })) return;
       this.counters.gossipSent++;
     }
   }
 
   /** Gossip from a neighbour, within its budget of the round; returns how many were new. */
-  receive(link: PeerLink, entries: readonly PeerEntry[]): number {
-    const count = (this.#received.get(link) ?? 0) + 1;
-    this.#received.set(link, count);
+  receive(peerId: string, entries: readonly PeerEntry[]): number {
+    const count = (this.#received.get(peerId) ?? 0) + 1;
+    this.#received.set(peerId, count);
     if (count > GOSSIP_RECEIVED_PER_ROUND) {
       this.#ctx.countDrop('gossip-rate');
       return 0;
@@ -141,8 +141,9 @@ export class KnownAddresses {
     return entries.filter((entry) => this.learn(entry.node)).length;
   }
 
-  onLinkClosed(link: PeerLink): void {
-    this.#received.delete(link);
+  /** The peer's link opened or closed: the budget of the round is per link. */
+  resetBudget(peerId: string): void {
+    this.#received.delete(peerId);
   }
 
   clear(): void {

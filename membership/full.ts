@@ -12,39 +12,40 @@
  *   degree stays bounded. Both sides list the link: the active view is symmetric.
  * - Failures: a closed link drops the neighbour and keeps its address. The naive design never
  *   forgets a dead address except by the bound (or a graceful Leave, docs/protocol.md section 6),
- *   so after a mass failure it keeps dialling the dead: the lab measures that. The Healer dials
- *   random known addresses, one attempt at a time, with jittered backoff after failures.
+ *   so after a mass failure it keeps dialling the dead: the lab measures that. The repair loop
+ *   dials random known addresses, one attempt at a time, with jittered backoff after failures.
  * - Join: dial the seed and send Join. The seed gossips what it knows at once, and keeps the
  *   joiner as an inbound neighbour while it has room, else closes the link after the gossip.
+ *   A second Join on the same link is a duplicate; a Join on a link that replaced another is not.
  * - Dials to known addresses go through a DialLimit: one per address (host and port, whatever id
  *   claims it) per round, so a forged list naming one victim many times dials it once a round.
  *
  * `views().passive` lists the known addresses that are not neighbours, truncated to the first
  * 100 for display; `stats().known` gives the full count.
  */
-import { type Address, type NodeConfig } from '../config.js';
+import { formatAddress, type Address, type NodeConfig } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo, PeerEntry } from '../proto/messages.js';
-import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
+import { Contacts } from './contacts.js';
 import { DialLimit } from './dial-limit.js';
-import { addressKey, addressOf, isOverEntryLimit, peerFields } from './entries.js';
+import { addressKey, addressOf, isOverEntryLimitOf, peerFields } from './entries.js';
 import { KnownAddresses } from './full-gossip.js';
-import { Seeds } from './seeds.js';
-import { Healer, type AttemptOutcome } from './healing.js';
-import { NeighborRequests, type NeighborOutcome } from './neighbor-requests.js';
+import { NeighborAsks, type NeighborOutcome } from './neighbor-asks.js';
+import { PendingDials } from './pending-dials.js';
+import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
+import { RoundTimer } from './round-timer.js';
 import {
   DOWN_REASONS,
-  type DataPeer,
   type LinkCloseReason,
+  type LinkUp,
   type MembershipContext,
   type MembershipFactory,
   type MembershipMessage,
   type MembershipStrategy,
   type PeerDownReason,
-  type PeerLink,
   type Views,
-} from './legacy-strategy.js';
+} from './strategy.js';
 import { View } from './view.js';
 
 /** Inbound neighbours accepted, as a multiple of fullDegree. */
@@ -73,11 +74,15 @@ const COUNTERS = [
 type Counter = (typeof COUNTERS)[number];
 
 interface Neighbour {
-  /** The one link the peer is reached by; `isDataLink` compares link objects with it. */
-  link: PeerLink;
   /** Dialled by this node: counts against fullDegree, else against the inbound cap. */
   outbound: boolean;
 }
+
+/**
+ * Why a dial was made: a seed of the repair's walk over the contacts, a /connect, or a repair
+ * attempt at a known address (which must answer as `id`).
+ */
+type DialPurpose = { kind: 'walk' } | { kind: 'contact' } | { kind: 'known'; id: string };
 
 export class FullMembership implements MembershipStrategy {
   readonly name = 'full';
@@ -86,14 +91,22 @@ export class FullMembership implements MembershipStrategy {
   readonly #log: Logger;
   readonly #known: KnownAddresses;
   readonly #neighbours: View<Neighbour>;
-  readonly #requests: NeighborRequests;
-  readonly #healer: Healer;
-  readonly #roundTimer: Timer;
-  readonly #dials: DialLimit;
+  /**
+   * The Neighbor request of the repair attempt under way, if any: only an attempt asks, and
+   * attempts run one at a time, so at most one is pending.
+   */
+  readonly #asks: NeighborAsks;
+  readonly #repair: RepairLoop;
+  readonly #round: RoundTimer;
+  readonly #dialLimit: DialLimit;
+  readonly #dials: PendingDials<DialPurpose>;
+  readonly #contacts: Contacts;
   readonly #counters = Object.fromEntries(COUNTERS.map((name) => [name, 0])) as Record<Counter, number>;
-  readonly #joinedLinks = new WeakSet<PeerLink>();
+  /** The NodeInfo of every peer with an open link, from its LinkUp: as many as the node's links. */
+  readonly #linked = new Map<string, NodeInfo>();
+  /** Peers whose current link carried a Join: another Join on it is a duplicate. */
+  readonly #joined = new Set<string>();
   #state: 'new' | 'running' | 'stopped' = 'new';
-  readonly #seeds: Seeds;
   #seedTurn = 0;
 
   constructor(context: MembershipContext) {
@@ -101,13 +114,11 @@ export class FullMembership implements MembershipStrategy {
     this.#ctx = context;
     this.#config = config;
     this.#log = context.log.child({ component: 'full' });
-    this.#seeds = new Seeds(context, this.#log);
+    this.#contacts = new Contacts(this.#log);
     this.#known = new KnownAddresses(context);
     this.#neighbours = new View(config.fullDegree * (1 + INBOUND_FACTOR), self.id);
-    this.#requests = new NeighborRequests(clock, config.shortLivedIdleMs, (link) =>
-      this.#maybeCloseShortLived(link),
-    );
-    this.#healer = new Healer({
+    this.#asks = new NeighborAsks(clock, config.shortLivedIdleMs);
+    this.#repair = new RepairLoop({
       clock,
       random,
       baseBackoffMs: config.retryBaseBackoffMs,
@@ -115,8 +126,9 @@ export class FullMembership implements MembershipStrategy {
       shouldHeal: () => this.#state === 'running' && this.#outbound() < config.fullDegree,
       attempt: () => this.#healOnce(),
     });
-    this.#roundTimer = new Timer(clock, () => this.#onRound());
-    this.#dials = new DialLimit(config.shuffleIntervalMs, MAX_DIALS_PER_ROUND);
+    this.#round = new RoundTimer(clock, random, config.shuffleIntervalMs, () => this.#onRound());
+    this.#dialLimit = new DialLimit(config.shuffleIntervalMs, MAX_DIALS_PER_ROUND);
+    this.#dials = new PendingDials(context);
   }
 
   // --- lifecycle ------------------------------------------------------------------------
@@ -124,52 +136,93 @@ export class FullMembership implements MembershipStrategy {
   start(seeds: readonly Address[]): void {
     if (this.#state !== 'new') return;
     this.#state = 'running';
-    this.#seeds.replace(seeds);
-    this.#armRound();
-    this.#healer.maybeHeal();
+    this.#contacts.replace(seeds);
+    this.#round.start();
+    this.#repair.maybeHeal();
   }
 
   join(contact: Address): void {
     if (this.#state !== 'running') return;
-    this.#seeds.add(contact);
-    void this.#background(this.#joinVia(contact), 'join');
+    this.#contacts.add(contact);
+    this.#dials.dial(contact, { kind: 'contact' });
   }
 
   stop(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
-    this.#roundTimer.stop();
-    this.#healer.stop();
-    this.#requests.cancelAll();
+    this.#round.stop();
+    this.#repair.stop();
+    this.#asks.cancelAll();
+    this.#dialLimit.clear();
     this.#dials.clear();
-    for (const { data } of this.#neighbours.entries()) data.link.send({ leave: {} });
+    this.#contacts.end();
+    for (const id of this.#neighbours.ids()) this.#ctx.send(id, { leave: {} });
     this.#neighbours.clear();
     this.#known.clear();
+    this.#linked.clear();
+    this.#joined.clear();
   }
 
   get #stopped(): boolean {
     return this.#state === 'stopped';
   }
 
-  // --- node callbacks -------------------------------------------------------------------
+  // --- node inputs ----------------------------------------------------------------------
 
-  onLinkReady(): void {}
-
-  onMessage(link: PeerLink, message: MembershipMessage): void {
+  onLinkUp({ peer, replaces }: LinkUp): void {
     if (this.#stopped) return;
+    this.#linked.set(peer.id, peer);
+    this.#joined.delete(peer.id);
+    this.#known.resetBudget(peer.id);
+    // The winner of a duplicate contest takes the loser's place in the view, without churn; a
+    // Neighbor request pending on the loser now takes its reply on the winner.
+    const entry = this.#neighbours.get(peer.id);
+    if (replaces && entry) this.#neighbours.update(peer.id, entry.data, peer);
+  }
+
+  onDialed(address: Address, peerId: string): void {
+    const purpose = this.#dials.settle(address);
+    if (this.#state !== 'running' || !purpose) return;
+    switch (purpose.kind) {
+      case 'known':
+        return this.#finish(this.#onKnownDialed(purpose.id, peerId));
+      case 'walk':
+        return this.#walkOn(this.#joinVia(peerId));
+      case 'contact':
+        if (peerId === this.#ctx.self.id) this.#warnUnreachable(address);
+        else this.#joinVia(peerId);
+    }
+  }
+
+  onDialFailed(address: Address): void {
+    const purpose = this.#dials.settle(address);
+    if (this.#state !== 'running' || !purpose) return;
+    switch (purpose.kind) {
+      case 'known':
+        return this.#repair.finish('failure');
+      case 'walk':
+        return this.#walkOn(false);
+      case 'contact':
+        this.#warnUnreachable(address);
+    }
+  }
+
+  onMessage(from: string, message: MembershipMessage): void {
+    const peer = this.#linked.get(from);
+    if (this.#stopped || !peer) return;
     switch (message.kind) {
       case 'join':
-        return this.#onJoin(link);
+        return this.#onJoin(peer);
       case 'neighbor':
-        return this.#onNeighbor(link);
+        return this.#onNeighbor(peer);
       case 'neighborReply':
-        return this.#onNeighborReply(link, message.body.accepted);
+        return this.#onNeighborReply(peer, message.body.accepted);
       case 'shuffleReply':
-        return this.#onGossip(link, message.body.entries);
+        return this.#onGossip(from, message.body.entries);
       case 'disconnect':
-        return this.#onDisconnect(link);
+        return this.#onDisconnect(from);
       case 'leave':
-        return this.#onLeave(link);
+        return this.#onLeave(from);
       default:
         // No random walks here: ForwardJoin and Shuffle are HyParView's.
         this.#ctx.countDrop(`full-ignored-${message.kind}`);
@@ -177,33 +230,26 @@ export class FullMembership implements MembershipStrategy {
   }
 
   /** The neighbour goes, its address stays: the naive design does not learn from failures. */
-  onLinkClosed(link: PeerLink, reason: LinkCloseReason): void {
+  onLinkDown(peerId: string, reason: LinkCloseReason): void {
     if (this.#stopped) return;
-    this.#requests.settle(link, 'closed');
-    this.#known.onLinkClosed(link);
-    if (!this.isDataLink(link)) return;
-    this.#removeNeighbour(link.id, DOWN_REASONS[reason]);
+    this.#linked.delete(peerId);
+    this.#joined.delete(peerId);
+    this.#known.resetBudget(peerId);
+    this.#asks.settle(peerId, 'closed');
+    if (!this.#neighbours.has(peerId)) return;
+    this.#removeNeighbour(peerId, DOWN_REASONS[reason]);
     this.#counters.failuresDetected++;
-    this.#healer.maybeHeal();
-  }
-
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
-    if (this.#stopped) return;
-    const entry = this.#neighbours.get(previous.id);
-    if (entry && entry.data.link === previous) {
-      this.#neighbours.update(previous.id, { ...entry.data, link: next }, next.peer);
-    }
-    this.#requests.move(previous, next);
+    this.#repair.maybeHeal();
   }
 
   // --- queries --------------------------------------------------------------------------
 
-  isDataLink(link: PeerLink): boolean {
-    return this.#neighbours.get(link.id)?.data.link === link;
+  isDataPeer(peerId: string): boolean {
+    return this.#neighbours.has(peerId);
   }
 
-  dataPeers(): DataPeer[] {
-    return this.#neighbours.entries().map((entry) => entry.data.link);
+  dataPeers(): string[] {
+    return this.#neighbours.ids();
   }
 
   views(): Views {
@@ -220,107 +266,96 @@ export class FullMembership implements MembershipStrategy {
       outbound,
       inbound: this.#neighbours.size - outbound,
       known: this.#known.size,
-      healingBackoffMs: this.#healer.backoffMs,
+      healingBackoffMs: this.#repair.backoffMs,
     };
   }
 
-  // --- gossip -------------------------------------------------------------------------
-
-  #armRound(): void {
-    const jitter = 0.75 + 0.5 * this.#ctx.random.float();
-    this.#roundTimer.start(this.#config.shuffleIntervalMs * jitter);
-  }
+  // --- gossip ---------------------------------------------------------------------------
 
   #onRound(): void {
     if (this.#state !== 'running') return;
-    this.#dials.prune(this.#ctx.clock.now());
+    this.#dialLimit.prune(this.#ctx.clock.now());
     const gossip = this.#known.nextRound();
-    for (const { data } of this.#neighbours.entries()) this.#known.sendTo(data.link, gossip);
-    this.#healer.maybeHeal();
-    this.#armRound();
+    for (const id of this.#neighbours.ids()) this.#known.sendTo(id, gossip);
+    this.#repair.maybeHeal();
   }
 
-  #onGossip(link: PeerLink, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimit(this.#ctx, link, entries, 'shuffleReply')) return;
-    if (!this.isDataLink(link)) return this.#ctx.countDrop('gossip-not-neighbor');
-    if (this.#known.receive(link, entries) > 0) this.#healer.maybeHeal();
+  #onGossip(from: string, entries: readonly PeerEntry[]): void {
+    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffleReply')) return;
+    if (!this.isDataPeer(from)) return this.#ctx.countDrop('gossip-not-neighbor');
+    if (this.#known.receive(from, entries) > 0) this.#repair.maybeHeal();
   }
 
   // --- neighbours -----------------------------------------------------------------------
 
   /** The seed's side of a join: it learns the joiner, keeps it if there is room, and gossips. */
-  #onJoin(link: PeerLink): void {
-    if (this.#joinedLinks.has(link)) return this.#ctx.countDrop('join-duplicate');
-    this.#joinedLinks.add(link);
+  #onJoin(peer: NodeInfo): void {
+    if (this.#joined.has(peer.id)) return this.#ctx.countDrop('join-duplicate');
+    this.#joined.add(peer.id);
     this.#counters.joins++;
-    if (link.peer.port !== 0) this.#known.learn(link.peer);
-    const admitted = this.#addNeighbour(link, false);
-    this.#known.sendTo(link, this.#known.window().infos);
+    if (peer.port !== 0) this.#known.learn(peer);
+    const admitted = this.#addNeighbour(peer, false);
+    this.#known.sendTo(peer.id, this.#known.window().infos);
     if (admitted) return;
     // Full: the gossip is flushed before the close, and the joiner dials others it learned.
     this.#counters.joinsRefused++;
     this.#ctx.countDrop('join-refused');
-    link.close();
+    this.#ctx.disconnect(peer.id);
   }
 
-  #onNeighbor(link: PeerLink): void {
+  #onNeighbor(peer: NodeInfo): void {
     this.#counters.neighborRequests++;
-    if (link.peer.port !== 0) this.#known.learn(link.peer);
+    if (peer.port !== 0) this.#known.learn(peer);
     const accepted: Envelope = { neighborReply: { accepted: true } };
-    if (this.isDataLink(link)) {
-      link.send(accepted);
+    if (this.isDataPeer(peer.id)) {
+      this.#ctx.send(peer.id, accepted);
       return;
     }
     // The reply goes out before peerUp, so that no routed data overtakes it on the link.
-    if (this.#addNeighbour(link, false, accepted)) {
+    if (this.#addNeighbour(peer, false, accepted)) {
       this.#counters.neighborAccepted++;
       return;
     }
     // Refused: the requester closes (or the node's idle close does).
     this.#counters.neighborRefused++;
-    link.send({ neighborReply: { accepted: false } });
+    this.#ctx.send(peer.id, { neighborReply: { accepted: false } });
   }
 
-  #onNeighborReply(link: PeerLink, accepted: boolean): void {
-    if (!this.#requests.has(link)) return this.#ctx.countDrop('neighborReply-unsolicited');
+  #onNeighborReply(peer: NodeInfo, accepted: boolean): void {
+    if (!this.#asks.has(peer.id)) return this.#ctx.countDrop('neighborReply-unsolicited');
     if (accepted) this.#counters.neighborAcceptedByPeer++;
     else this.#counters.neighborRefusedByPeer++;
-    // An acceptance we cannot honour any more (outbound filled meanwhile) ends in a close,
-    // which takes us out of the peer's view too: the views stay symmetric.
-    const added = accepted && this.#addNeighbour(link, true);
-    this.#requests.settle(link, added ? 'accepted' : 'refused');
-    if (!added) this.#maybeCloseShortLived(link);
+    // An acceptance we cannot honour any more (outbound filled meanwhile) ends in a close
+    // (#onAskEnd), which takes us out of the peer's view too: the views stay symmetric.
+    const added = accepted && this.#addNeighbour(peer, true);
+    this.#asks.settle(peer.id, added ? 'accepted' : 'refused');
   }
 
-  #onDisconnect(link: PeerLink): void {
+  #onDisconnect(peerId: string): void {
     this.#counters.disconnectsReceived++;
-    if (this.isDataLink(link)) {
-      this.#removeNeighbour(link.id, 'disconnect');
-      this.#healer.maybeHeal();
-    }
-    link.close();
+    const wasNeighbour = this.isDataPeer(peerId);
+    if (wasNeighbour) this.#removeNeighbour(peerId, 'disconnect');
+    this.#ctx.disconnect(peerId);
+    if (wasNeighbour) this.#repair.maybeHeal();
   }
 
   /** A graceful exit: the peer is forgotten (until someone gossips it again). */
-  #onLeave(link: PeerLink): void {
+  #onLeave(peerId: string): void {
     this.#counters.leavesReceived++;
-    this.#removeNeighbour(link.id, 'leave');
-    this.#known.forget(link.id);
-    link.close();
-    this.#healer.maybeHeal();
+    this.#removeNeighbour(peerId, 'leave');
+    this.#known.forget(peerId);
+    this.#ctx.disconnect(peerId);
+    this.#repair.maybeHeal();
   }
 
   /**
-   * Makes `link` a neighbour within the cap of its direction, sends `greeting` (before peer-up)
-   * and reports peer-up. Already a neighbour: true, the link object refreshed, no event.
+   * Makes `peer` a neighbour within the cap of its direction, sends `greeting` (before peer-up)
+   * and reports peer-up. Already a neighbour: true, the greeting sent, no event.
    */
-  #addNeighbour(link: PeerLink, outbound: boolean, greeting?: Envelope): boolean {
-    if (link.id === this.#ctx.self.id || nodeInfoProblem(link.peer) !== undefined) return false;
-    const existing = this.#neighbours.get(link.id);
-    if (existing) {
-      if (existing.data.link !== link)
-        this.#neighbours.update(link.id, { ...existing.data, link }, link.peer);
-      if (greeting) link.send(greeting);
+  #addNeighbour(peer: NodeInfo, outbound: boolean, greeting?: Envelope): boolean {
+    if (peer.id === this.#ctx.self.id || nodeInfoProblem(peer) !== undefined) return false;
+    if (this.#neighbours.has(peer.id)) {
+      if (greeting) this.#ctx.send(peer.id, greeting);
       return true;
     }
     const { fullDegree } = this.#config;
@@ -328,10 +363,10 @@ export class FullMembership implements MembershipStrategy {
     const isRoom = outbound
       ? outboundNow < fullDegree
       : this.#neighbours.size - outboundNow < fullDegree * INBOUND_FACTOR;
-    if (!isRoom || this.#neighbours.add(link.peer, { link, outbound }) !== 'added') return false;
-    if (greeting) link.send(greeting);
-    this.#log.debug({ ...peerFields(link.peer), outbound }, 'neighbour added');
-    this.#ctx.peerUp(link);
+    if (!isRoom || this.#neighbours.add(peer, { outbound }) !== 'added') return false;
+    if (greeting) this.#ctx.send(peer.id, greeting);
+    this.#log.debug({ ...peerFields(peer), outbound }, 'neighbour added');
+    this.#ctx.peerUp(peer);
     return true;
   }
 
@@ -350,92 +385,105 @@ export class FullMembership implements MembershipStrategy {
 
   /**
    * One repair attempt: a random known address not dialled this round, or, while there is no
-   * neighbour at all, the seeds (every other attempt when addresses are known, else always).
+   * neighbour at all, a walk over the seeds (every other attempt when addresses are known, else
+   * always). It ends when the dial, and the Neighbor request that may follow, have an outcome.
    */
-  async #healOnce(): Promise<AttemptOutcome> {
+  #healOnce(): AttemptOutcome | 'pending' {
     const useSeeds =
       this.#neighbours.size === 0 &&
-      this.#seeds.size > 0 &&
+      this.#contacts.size > 0 &&
       (this.#known.size === 0 || this.#seedTurn++ % 2 === 1);
     if (useSeeds) {
+      const seed = this.#contacts.begin();
+      if (!seed) return 'idle';
       this.#counters.healingAttempts++;
-      return (await this.#joinThroughSeeds()) ? 'success' : 'failure';
+      this.#dials.dial(seed, { kind: 'walk' });
+      return 'pending';
     }
     const candidate = this.#pickCandidate();
     if (!candidate) return 'idle';
     this.#counters.healingAttempts++;
-    return this.#tryKnown(candidate);
+    this.#dials.dial(addressOf(candidate), { kind: 'known', id: candidate.id });
+    return 'pending';
   }
 
   #pickCandidate(): NodeInfo | undefined {
     const now = this.#ctx.clock.now();
     for (const info of this.#known.sample(DIAL_CANDIDATES)) {
       if (this.#neighbours.has(info.id)) continue;
-      if (this.#dials.tryAcquire(addressKey(info), now)) return info;
+      if (this.#dialLimit.tryAcquire(addressKey(info), now)) return info;
       this.#counters.dialsLimited++;
     }
     return undefined;
   }
 
-  async #tryKnown(info: NodeInfo): Promise<AttemptOutcome> {
-    const link = await this.#ctx.connect(addressOf(info));
-    if (this.#stopped) return 'idle';
-    if (!link) return 'failure';
-    if (link.id !== info.id) {
+  /** The repair dial to the address of known node `expectedId` reached `peerId`. */
+  #onKnownDialed(expectedId: string, peerId: string): AttemptOutcome | 'pending' {
+    if (peerId !== expectedId) {
       // Someone else answers there now; the naive design keeps the stale address anyway.
       this.#ctx.countDrop('full-address-mismatch');
-      this.#maybeCloseShortLived(link);
+      this.#maybeCloseShortLived(peerId);
       return 'failure';
     }
-    if (this.#neighbours.has(link.id)) return 'success';
+    if (this.#neighbours.has(peerId)) return 'success';
     if (this.#outbound() >= this.#config.fullDegree) {
-      this.#maybeCloseShortLived(link);
+      this.#maybeCloseShortLived(peerId);
       return 'success';
     }
-    const outcome = await this.#requestNeighbor(link);
-    if (outcome === 'cancelled') return 'idle';
-    return outcome === 'accepted' ? 'success' : 'failure';
-  }
-
-  #requestNeighbor(link: PeerLink): Promise<NeighborOutcome> {
-    if (this.#requests.has(link)) return this.#requests.wait(link);
-    if (!link.send({ neighbor: { highPriority: false } })) return Promise.resolve('closed');
+    if (!this.#ctx.send(peerId, { neighbor: { highPriority: false } })) return 'failure';
     this.#counters.neighborRequestsSent++;
-    return this.#requests.wait(link);
+    this.#asks.add(peerId, (outcome) => this.#onAskEnd(peerId, outcome));
+    return 'pending';
   }
 
-  #joinThroughSeeds(): Promise<boolean> {
-    return this.#seeds.joinFirst(
-      (seed) => this.#joinVia(seed),
-      () => this.#stopped,
-    );
+  /** The attempt's Neighbor request ended; a refused or unanswered one leaves a link to close. */
+  #onAskEnd(peerId: string, outcome: NeighborOutcome): void {
+    if (outcome === 'refused' || outcome === 'timeout') this.#maybeCloseShortLived(peerId);
+    if (outcome === 'accepted') this.#repair.finish('success');
+    else this.#repair.finish(outcome === 'cancelled' ? 'idle' : 'failure');
   }
 
-  /** Dials a contact and sends Join; the contact is an outbound neighbour until it says otherwise. */
-  async #joinVia(seed: Address): Promise<boolean> {
-    const link = await this.#seeds.dial(seed);
-    if (this.#stopped || !link) return false;
-    if (this.isDataLink(link)) return true;
-    if (link.peer.port !== 0) this.#known.learn(link.peer);
-    if (!link.send({ join: {} })) return false;
+  #finish(outcome: AttemptOutcome | 'pending'): void {
+    if (outcome !== 'pending') this.#repair.finish(outcome);
+  }
+
+  /** The walk's seed joined, or did not: the attempt ends, or the next seed is dialled. */
+  #walkOn(joined: boolean): void {
+    if (joined) {
+      this.#contacts.end();
+      return this.#repair.finish('success');
+    }
+    const next = this.#contacts.next();
+    if (next) this.#dials.dial(next, { kind: 'walk' });
+    else this.#repair.finish('failure');
+  }
+
+  /**
+   * Sends Join to the contact found at a dialled seed; the contact is an outbound neighbour until
+   * it says otherwise. False when the seed is this node, the Join could not go, or there is no
+   * outbound room (a /connect on a full node: the link is not kept).
+   */
+  #joinVia(peerId: string): boolean {
+    const peer = this.#linked.get(peerId);
+    if (peerId === this.#ctx.self.id || !peer) return false;
+    if (this.isDataPeer(peerId)) return true;
+    if (peer.port !== 0) this.#known.learn(peer);
+    if (!this.#ctx.send(peerId, { join: {} })) return false;
     this.#counters.joinsSent++;
-    if (this.#addNeighbour(link, true)) return true;
-    // No outbound room (a /connect on a full node): the link is not kept.
-    this.#maybeCloseShortLived(link);
+    if (this.#addNeighbour(peer, true)) return true;
+    this.#maybeCloseShortLived(peerId);
     return false;
   }
 
-  /** Closes a link that is neither a neighbour nor awaiting a NeighborReply. */
-  #maybeCloseShortLived(link: PeerLink): void {
-    if (link.isOpen && !this.isDataLink(link) && !this.#requests.has(link)) link.close();
+  #warnUnreachable(seed: Address): void {
+    this.#log.warn({ seed: formatAddress(seed) }, 'seed unreachable');
   }
 
-  /** Callbacks must not throw nor leave rejections behind (strategy.ts): log, never rethrow. */
-  #background(work: Promise<unknown>, what: string): Promise<void> {
-    return work.then(
-      () => undefined,
-      (err: unknown) => this.#log.warn({ err }, `${what} failed`),
-    );
+  /** Closes a link that is neither a neighbour nor waiting for a NeighborReply. */
+  #maybeCloseShortLived(peerId: string): void {
+    if (this.#ctx.isLinked(peerId) && !this.isDataPeer(peerId) && !this.#asks.has(peerId)) {
+      this.#ctx.disconnect(peerId);
+    }
   }
 }
 

@@ -5,35 +5,51 @@
  * to keep exactly the links typed with /connect.
  *
  * A lost link to a seed is redialled with backoff (docs/protocol.md section 4, Retry): a node never
- * gives up on its contacts.
+ * gives up on its contacts. A repair attempt is a sweep that dials the contacts not linked, one
+ * at a time; it fails when one of them did not answer.
  */
-import type { Address } from '../config.js';
-import { formatAddress } from '../config.js';
+import { formatAddress, type Address } from '../config.js';
 import type { NodeInfo } from '../proto/messages.js';
-import { Healer } from './healing.js';
+import { PendingDials } from './pending-dials.js';
+import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
 import {
   DOWN_REASONS,
-  type DataPeer,
   type LinkCloseReason,
+  type LinkUp,
   type MembershipContext,
+  type MembershipFactory,
   type MembershipMessage,
   type MembershipStrategy,
   type PeerDownReason,
-  type PeerLink,
   type Views,
-} from './legacy-strategy.js';
+} from './strategy.js';
+
+/** A contact to keep a link to, with the id found at its address once known. */
+interface Contact {
+  address: Address;
+  id?: string;
+}
 
 export class StaticMembership implements MembershipStrategy {
   readonly name = 'static';
-  readonly #active = new Map<string, PeerLink>();
-  /** Contacts to keep a link to, by address, with the id found there once known. */
-  readonly #contacts = new Map<string, { address: Address; id?: string }>();
-  readonly #healer: Healer;
+  readonly #ctx: MembershipContext;
+  /** The neighbours: the contacts reached, and every peer that sent Join or Neighbor. */
+  readonly #active = new Map<string, NodeInfo>();
+  /** The NodeInfo of every peer with an open link, from its LinkUp: as many as the node's links. */
+  readonly #linked = new Map<string, NodeInfo>();
+  /** Contacts by address. */
+  readonly #contacts = new Map<string, Contact>();
+  readonly #repair: RepairLoop;
+  readonly #dials: PendingDials<Contact>;
+  /** The sweep under way: the contacts it has still to dial, and whether one did not answer. */
+  #sweep: { rest: Contact[]; failed: boolean } | undefined;
   readonly #counters = { joins: 0, joinsSent: 0, failuresDetected: 0, healingAttempts: 0, leavesReceived: 0 };
   #stopped = false;
 
-  constructor(private readonly context: MembershipContext) {
-    this.#healer = new Healer({
+  constructor(context: MembershipContext) {
+    this.#ctx = context;
+    this.#dials = new PendingDials(context);
+    this.#repair = new RepairLoop({
       clock: context.clock,
       random: context.random,
       baseBackoffMs: context.config.retryBaseBackoffMs,
@@ -45,107 +61,134 @@ export class StaticMembership implements MembershipStrategy {
 
   start(seeds: readonly Address[]): void {
     for (const address of seeds) this.#contacts.set(formatAddress(address), { address });
-    this.#healer.maybeHeal();
+    this.#repair.maybeHeal();
   }
 
   join(contact: Address): void {
     if (this.#stopped) return;
     this.#contacts.set(formatAddress(contact), { address: contact });
-    this.#healer.maybeHeal();
+    this.#repair.maybeHeal();
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#healer.stop();
-    for (const link of this.#active.values()) link.send({ leave: {} });
+    this.#repair.stop();
+    this.#dials.clear();
+    this.#sweep = undefined;
+    for (const id of this.#active.keys()) this.#ctx.send(id, { leave: {} });
   }
 
-  onLinkReady(): void {}
+  onLinkUp({ peer, replaces }: LinkUp): void {
+    this.#linked.set(peer.id, peer);
+    // The winner of a duplicate contest takes the loser's place, without churn.
+    if (replaces && this.#active.has(peer.id)) this.#active.set(peer.id, peer);
+  }
 
-  onMessage(link: PeerLink, message: MembershipMessage): void {
-    if (this.#stopped) return;
+  onDialed(address: Address, peerId: string): void {
+    const contact = this.#dials.settle(address);
+    if (!contact || this.#stopped || !this.#sweep) return;
+    contact.id = peerId;
+    const peer = this.#linked.get(peerId);
+    if (!peer) this.#sweep.failed = true;
+    else if (!this.#active.has(peerId)) {
+      this.#ctx.send(peerId, { join: {} });
+      this.#counters.joinsSent++;
+      this.#activate(peer);
+    }
+    this.#dialNext();
+  }
+
+  onDialFailed(address: Address): void {
+    const contact = this.#dials.settle(address);
+    if (!contact || this.#stopped || !this.#sweep) return;
+    this.#sweep.failed = true;
+    this.#ctx.log.warn({ address: formatAddress(address) }, 'contact unreachable, will retry');
+    this.#dialNext();
+  }
+
+  onMessage(from: string, message: MembershipMessage): void {
+    const peer = this.#linked.get(from);
+    if (this.#stopped || !peer) return;
     switch (message.kind) {
       case 'join':
         this.#counters.joins++;
-        return this.#activate(link);
+        return this.#activate(peer);
       case 'neighbor':
-        link.send({ neighborReply: { accepted: true } });
-        return this.#activate(link);
+        this.#ctx.send(from, { neighborReply: { accepted: true } });
+        return this.#activate(peer);
       case 'leave':
         this.#counters.leavesReceived++;
-        return this.#drop(link, 'leave', true);
+        return this.#drop(from, 'leave', true);
       case 'disconnect':
-        return this.#drop(link, 'disconnect', true);
+        return this.#drop(from, 'disconnect', true);
       default:
-        this.context.countDrop(`static-ignored-${message.kind}`);
+        this.#ctx.countDrop(`static-ignored-${message.kind}`);
     }
   }
 
-  onLinkClosed(link: PeerLink, reason: LinkCloseReason): void {
-    if (this.#active.get(link.id) !== link) return;
+  onLinkDown(peerId: string, reason: LinkCloseReason): void {
+    this.#linked.delete(peerId);
+    if (!this.#active.has(peerId)) return;
     this.#counters.failuresDetected++;
-    this.#drop(link, DOWN_REASONS[reason], false);
+    this.#drop(peerId, DOWN_REASONS[reason], false);
   }
 
-  onLinkReplaced(previous: PeerLink, next: PeerLink): void {
-    if (this.#active.get(previous.id) === previous) this.#active.set(next.id, next);
+  isDataPeer(peerId: string): boolean {
+    return this.#active.has(peerId);
   }
 
-  isDataLink(link: PeerLink): boolean {
-    return this.#active.get(link.id) === link;
-  }
-
-  dataPeers(): DataPeer[] {
-    return [...this.#active.values()];
+  dataPeers(): string[] {
+    return [...this.#active.keys()];
   }
 
   views(): Views {
-    return { active: [...this.#active.values()].map((link) => link.peer), passive: [] };
+    return { active: [...this.#active.values()], passive: [] };
   }
 
   stats(): Record<string, number> {
     return { ...this.#counters, active: this.#active.size };
   }
 
-  #activate(link: PeerLink): void {
-    if (this.#active.get(link.id) === link) return;
-    this.#active.set(link.id, link);
-    this.context.peerUp(link);
+  #activate(peer: NodeInfo): void {
+    if (this.#active.has(peer.id)) return;
+    this.#active.set(peer.id, peer);
+    this.#ctx.peerUp(peer);
   }
 
-  #drop(link: PeerLink, reason: PeerDownReason, close: boolean): void {
-    if (this.#active.get(link.id) !== link) return;
-    this.#active.delete(link.id);
-    this.context.peerDown(link.peer as NodeInfo, reason);
-    if (close) link.close();
-    this.#healer.maybeHeal();
+  #drop(peerId: string, reason: PeerDownReason, close: boolean): void {
+    const peer = this.#active.get(peerId);
+    if (!peer) return;
+    this.#active.delete(peerId);
+    this.#ctx.peerDown(peer, reason);
+    if (close) this.#ctx.disconnect(peerId);
+    this.#repair.maybeHeal();
   }
 
-  #missingContacts(): Array<{ address: Address; id?: string }> {
+  #missingContacts(): Contact[] {
     return [...this.#contacts.values()].filter((c) => c.id === undefined || !this.#active.has(c.id));
   }
 
-  async #attempt(): Promise<'success' | 'failure' | 'idle'> {
+  /** A sweep over the contacts not linked: the first is dialled now, the others in turn. */
+  #attempt(): AttemptOutcome | 'pending' {
     const missing = this.#missingContacts();
     if (missing.length === 0) return 'idle';
-    let failed = false;
-    for (const contact of missing) {
+    this.#sweep = { rest: missing, failed: false };
+    this.#dialNext();
+    return 'pending';
+  }
+
+  /** Dials the sweep's next contact, or ends the sweep when none is left. */
+  #dialNext(): void {
+    const sweep = this.#sweep;
+    if (!sweep) return;
+    const next = sweep.rest.shift();
+    if (next) {
       this.#counters.healingAttempts++;
-      const link = await this.context.connect(contact.address);
-      if (this.#stopped) return 'idle';
-      if (!link) {
-        failed = true;
-        this.context.log.warn({ address: formatAddress(contact.address) }, 'contact unreachable, will retry');
-        continue;
-      }
-      contact.id = link.id;
-      if (this.#active.get(link.id) === link) continue;
-      link.send({ join: {} });
-      this.#counters.joinsSent++;
-      this.#activate(link);
+      return this.#dials.dial(next.address, next);
     }
-    return failed ? 'failure' : 'success';
+    this.#sweep = undefined;
+    this.#repair.finish(sweep.failed ? 'failure' : 'success');
   }
 }
 
-export const createStatic = (context: MembershipContext): MembershipStrategy => new StaticMembership(context);
+export const createStatic: MembershipFactory = (context) => new StaticMembership(context);
