@@ -39,7 +39,7 @@ import { FrameDecoder, encodeFrame } from '../utils/frame.js';
 import type { Logger } from '../utils/logger.js';
 import type { Random } from '../utils/random.js';
 import type { Connection } from '../transport/transport.js';
-import type { LinkCloseReason, PeerLink } from '../membership/legacy-strategy.js';
+import type { LinkCloseReason } from '../membership/strategy.js';
 import type { FrameOpener, FrameSealer, KeyAgreement, LinkSecurity } from './link-security.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -94,7 +94,7 @@ type State =
   | { name: 'draining'; peer: NodeInfo; opener: FrameOpener }
   | { name: 'closed' };
 
-export class Link implements PeerLink {
+export class Link {
   readonly role: Role;
   readonly connection: Connection;
   #state: State;

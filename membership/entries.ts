@@ -6,7 +6,6 @@ import { formatAddress, isWildcardHost, type Address } from '../config.js';
 import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
-import type { MembershipContext, PeerLink } from './legacy-strategy.js';
 import type { MembershipContext as SyncContext } from './strategy.js';
 import type { View } from './view.js';
 
@@ -37,23 +36,6 @@ export function addressOf(info: NodeInfo): Address {
 /** Log fields naming a peer: every log line about a peer carries its id and its address. */
 export function peerFields(info: NodeInfo): { peer: string; address: string } {
   return { peer: info.id, address: formatAddress(addressOf(info)) };
-}
-
-/**
- * docs/protocol.md section 4: a Shuffle or ShuffleReply with more than `maxEntriesPerMessage`
- * entries closes the link with LIMIT (and is counted as `<kind>-limit`). True when it did.
- */
-export function isOverEntryLimit(
-  context: MembershipContext,
-  link: PeerLink,
-  entries: readonly PeerEntry[],
-  kind: string,
-): boolean {
-  const max = context.config.maxEntriesPerMessage;
-  if (entries.length <= max) return false;
-  context.countDrop(`${kind}-limit`);
-  link.close('LIMIT', `${entries.length} entries, at most ${max}`);
-  return true;
 }
 
 /**

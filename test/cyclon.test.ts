@@ -21,7 +21,7 @@ import {
   type NodeInfo,
   type PeerEntry,
 } from '../proto/messages.js';
-import { addressOfNode, makeNode, msg } from './helpers/fakes.js';
+import { addressOfNode, makeNode, msg } from './helpers/membership-inputs.js';
 import { SimNodes, addressOf, type SimNode } from './helpers/sim-nodes.js';
 import { StrategyDriver, type Output } from './helpers/strategy-driver.js';
 

@@ -20,7 +20,7 @@ import {
   type PeerEntry,
 } from '../proto/messages.js';
 import { DriverNet } from './helpers/driver-net.js';
-import { addressOfNode, makeNode, msg } from './helpers/fakes.js';
+import { addressOfNode, makeNode, msg } from './helpers/membership-inputs.js';
 import { SimNodes, type SimNode } from './helpers/sim-nodes.js';
 import { StrategyDriver, type Output } from './helpers/strategy-driver.js';
 

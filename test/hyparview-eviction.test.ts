@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { NodeConfig } from '../config.js';
 import { addressPrefix, EvictionLimit } from '../membership/eviction-limit.js';
 import type { NodeInfo } from '../proto/messages.js';
-import { makeNode } from './helpers/fakes.js';
+import { makeNode } from './helpers/membership-inputs.js';
 import { HyParViewHarness } from './helpers/hyparview-harness.js';
 
 const SMALL: Partial<NodeConfig> = {

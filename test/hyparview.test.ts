@@ -14,7 +14,7 @@ import type { LinkCloseReason, PeerDownReason } from '../membership/strategy.js'
 import type { Node } from '../node.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import { seededRandom } from '../utils/random.js';
-import { addressOfNode, makeNode, viewProblems } from './helpers/fakes.js';
+import { addressOfNode, makeNode, viewProblems } from './helpers/membership-inputs.js';
 import { HyParViewHarness } from './helpers/hyparview-harness.js';
 import { addressOf, SimNodes, type SimNode } from './helpers/sim-nodes.js';
 

@@ -9,7 +9,7 @@ import type { NodeConfig } from '../config.js';
 import { createStatic } from '../membership/static.js';
 import { envelopeKind, type NodeInfo } from '../proto/messages.js';
 import { DriverNet } from './helpers/driver-net.js';
-import { addressOfNode, makeNode, msg } from './helpers/fakes.js';
+import { addressOfNode, makeNode, msg } from './helpers/membership-inputs.js';
 import { StrategyDriver, type Output } from './helpers/strategy-driver.js';
 
 const CONFIG: Partial<NodeConfig> = { retryBaseBackoffMs: 100, retryMaxBackoffMs: 800 };

@@ -11,7 +11,7 @@ import type { Address, NodeConfig } from '../../config.js';
 import { createHyParView } from '../../membership/hyparview.js';
 import type { MembershipKind, MembershipMessage, MembershipStrategy } from '../../membership/strategy.js';
 import { envelopeKind, type EnvelopeBodies, type EnvelopeKind, type NodeInfo } from '../../proto/messages.js';
-import { captureLogger, makeNode, viewProblems, type LogLine } from './fakes.js';
+import { captureLogger, makeNode, viewProblems, type LogLine } from './membership-inputs.js';
 import { StrategyDriver, type Output } from './strategy-driver.js';
 
 /** What a dial to an address reaches: a node, nobody (undefined), or nothing yet ('hold'). */
