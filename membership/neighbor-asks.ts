@@ -1,5 +1,5 @@
 /**
- * Neighbor requests this node sent and that await their NeighborReply, by peer id. Each ends
+ * Neighbor requests this node sent and that wait for their NeighborReply, by peer id. Each ends
  * once: answered (`accepted`, `refused`), the link closed (`closed`), no answer within
  * `timeoutMs` (`timeout`), or the strategy stopped (`cancelled`); its `onEnd` then runs.
  * Bounded in number by the owner, which asks only a few peers at once.
