@@ -175,9 +175,13 @@ describe('lab over the memory transport under simulated time', () => {
         ],
       }),
     );
+    // HyParView itself does not always mend a partition: once every view on both sides is full
+    // again, no node asks across (README, "What it does not guarantee"; 3 of seeds 1-12 stay
+    // split). This seed is one where the overlay reconnects, so the phases after the heal can
+    // show broadcasts crossing again.
     const run = await lab([
       ...['--transport', 'memory', '--clock', 'sim', '--scenario', scenario],
-      ...['--broadcasts', '5', '--direct', '5', '--random-seed', '3003'],
+      ...['--broadcasts', '5', '--direct', '5', '--random-seed', '1'],
     ]);
     expect(
       run.report.runs[0]?.phases.map((p) => p.name),
