@@ -16,10 +16,8 @@ import { loadOrCreateIdentity } from './crypto/identity-store.js';
 import { KeyCachingChecker, type SignatureChecker } from './crypto/signatures.js';
 import { Connections } from './link/connections.js';
 import { Inbound } from './link/inbound.js';
-import type { Link } from './link/link.js';
 import { sealedLinks, type LinkSecurity } from './link/link-security.js';
 import type {
-  LinkUp,
   MembershipContext,
   MembershipFactory,
   MembershipStrategy,
@@ -62,21 +60,18 @@ interface Running {
   inbound: Inbound;
 }
 
+/** The dependencies with their defaults filled in. */
+type Resolved = NodeDependencies &
+  Required<Pick<NodeDependencies, 'transport' | 'clock' | 'random' | 'logger' | 'signatures'>>;
+
 type Lifecycle =
   { state: 'new' } | { state: 'starting' } | Running | { state: 'stopping' } | { state: 'stopped' };
 
 export class Node extends EventEmitter<NodeEvents> {
   readonly config: NodeConfig;
-  readonly #transport: Transport;
-  readonly #clock: Clock;
-  readonly #random: Random;
-  /** The injected logger; each component takes its own child of it. */
-  readonly #rootLog: Logger;
+  readonly #deps: Resolved;
   readonly #log: Logger;
-  readonly #observe: ((event: RouterObservation) => void) | undefined;
-  readonly #signatures: SignatureChecker;
   readonly #connections: Connections;
-  readonly #membership: MembershipFactory | undefined;
   #identity: Identity | undefined;
   #self: NodeInfo | undefined;
   #lifecycle: Lifecycle = { state: 'new' };
@@ -87,22 +82,21 @@ export class Node extends EventEmitter<NodeEvents> {
   constructor(config: Partial<NodeConfig> = {}, deps: NodeDependencies = {}) {
     super();
     this.config = resolveConfig(config);
-    this.#transport = deps.transport ?? new TcpTransport();
-    this.#clock = deps.clock ?? systemClock;
-    this.#random = deps.random ?? cryptoRandom;
-    this.#rootLog = deps.logger ?? silentLogger();
-    this.#log = this.#rootLog.child({ component: 'node' });
+    const resolved: Resolved = {
+      ...deps,
+      transport: deps.transport ?? new TcpTransport(),
+      clock: deps.clock ?? systemClock,
+      random: deps.random ?? cryptoRandom,
+      logger: deps.logger ?? silentLogger(),
+      signatures: deps.signatures ?? new KeyCachingChecker(),
+    };
+    this.#deps = resolved;
+    this.#log = resolved.logger.child({ component: 'node' });
     this.#identity = deps.identity;
-    this.#observe = deps.observe;
-    this.#signatures = deps.signatures ?? new KeyCachingChecker();
-    this.#membership = deps.membership;
     this.#connections = new Connections({
+      ...resolved,
       config: this.config,
-      transport: this.#transport,
-      clock: this.#clock,
-      random: this.#random,
-      log: this.#rootLog,
-      signatures: this.#signatures,
+      log: resolved.logger,
       security: deps.linkSecurity ?? sealedLinks,
       count: (key, by) => this.#count(key, by),
     });
@@ -212,9 +206,10 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   async #start(): Promise<void> {
-    const identity = this.#identity ?? (await loadOrCreateIdentity(this.config.dataDir, this.#random));
+    const { transport, clock, random, membership } = this.#deps;
+    const identity = this.#identity ?? (await loadOrCreateIdentity(this.config.dataDir, random));
     this.#identity = identity;
-    const listener = await this.#transport.listen({ host: this.config.host, port: this.config.port }, (c) =>
+    const listener = await transport.listen({ host: this.config.host, port: this.config.port }, (c) =>
       this.#connections.accept(c),
     );
     const announce = this.config.announce ?? listener.address;
@@ -227,11 +222,11 @@ export class Node extends EventEmitter<NodeEvents> {
     };
     this.#log.info({ id: identity.id, address: formatAddress(announce) }, 'node listening');
     const context = this.#membershipContext();
-    const peerTable = this.#membership ? this.#membership(context) : createPeerTable(context);
+    const peerTable = membership ? membership(context) : createPeerTable(context);
     const router = new Router(this.#routerContext(identity));
     const inbound = new Inbound({
       config: this.config,
-      clock: this.#clock,
+      clock,
       connections: this.#connections,
       membership: peerTable,
       router,
@@ -239,7 +234,7 @@ export class Node extends EventEmitter<NodeEvents> {
     });
     this.#lifecycle = { state: 'running', listener, peerTable, router, inbound };
     this.#connections.start(identity, this.#self, {
-      linkUp: (link, replaces) => peerTable.onLinkUp(linkUp(link, replaces)),
+      linkUp: (up) => peerTable.onLinkUp(up),
       linkDown: (peerId, reason) => peerTable.onLinkDown(peerId, reason),
       message: (link, message) => inbound.onMessage(link, message),
       isDataPeer: (peerId) => peerTable.isDataPeer(peerId),
@@ -274,9 +269,9 @@ export class Node extends EventEmitter<NodeEvents> {
     return {
       self: this.info,
       config: this.config,
-      clock: this.#clock,
-      random: this.#random,
-      log: this.#rootLog,
+      clock: this.#deps.clock,
+      random: this.#deps.random,
+      log: this.#deps.logger,
       send: (peerId, envelope) => connections.send(peerId, envelope),
       dial: (address) => void this.#dialFor(address),
       disconnect: (peerId, code, reason) => connections.disconnect(peerId, code, reason),
@@ -301,10 +296,10 @@ export class Node extends EventEmitter<NodeEvents> {
       identity,
       self: this.info,
       config: this.config,
-      clock: this.#clock,
-      random: this.#random,
-      log: this.#rootLog,
-      signatures: this.#signatures,
+      clock: this.#deps.clock,
+      random: this.#deps.random,
+      log: this.#deps.logger,
+      signatures: this.#deps.signatures,
       dataPeers: () => (this.#lifecycle.state === 'running' ? this.#lifecycle.peerTable.dataPeers() : []),
       send: (peerId, out) => this.#sendData(peerId, out),
       deliver: (message) => this.emit('message', message),
@@ -315,7 +310,7 @@ export class Node extends EventEmitter<NodeEvents> {
         const banReason = problem === 'badSignature' ? 'bad-signature' : 'invalid-routed';
         this.#connections.refusePeer(peerId, banReason, reason);
       },
-      ...(this.#observe ? { observe: this.#observe } : {}),
+      ...(this.#deps.observe ? { observe: this.#deps.observe } : {}),
     };
   }
 
@@ -346,8 +341,4 @@ export class Node extends EventEmitter<NodeEvents> {
     this.#lifecycle.router.onPeerDown(peer.id);
     this.#connections.release(peer.id);
   }
-}
-
-function linkUp(link: Link, replaces: boolean): LinkUp {
-  return { peer: link.peer, role: link.role, remoteHost: link.connection.remote.host, replaces };
 }

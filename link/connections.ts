@@ -12,7 +12,7 @@ import { formatAddress, isWildcardHost, type Address, type NodeConfig } from '..
 import type { Identity } from '../crypto/identity.js';
 import { networkKeyOf } from '../crypto/handshake.js';
 import type { SignatureChecker } from '../crypto/signatures.js';
-import type { LinkCloseReason } from '../membership/strategy.js';
+import type { LinkCloseReason, LinkUp } from '../membership/strategy.js';
 import type { Envelope, ErrorCodeName, Message, NodeInfo } from '../proto/messages.js';
 import type { Connection, Transport } from '../transport/transport.js';
 import type { Clock, Scheduled } from '../utils/clock.js';
@@ -46,8 +46,8 @@ const MAX_QUEUED_FOR_WINNER = 1024;
 const FLUSH_ON_STOP_MS = 1000;
 
 export interface ConnectionEvents {
-  /** A link completed its handshake and is now the peer's link; `replaces`: it took another's place. */
-  linkUp(link: Link, replaces: boolean): void;
+  /** A link completed its handshake and is now the peer's link (`replaces`: it took another's place). */
+  linkUp(up: LinkUp): void;
   /** The peer's link closed; not reported for a link another replaced. */
   linkDown(peerId: string, reason: LinkCloseReason): void;
   /** A message on a link, open or draining after our close. */
@@ -490,7 +490,13 @@ export class Connections {
 
   /** Reports the link up; it is short-lived unless the strategy made it a data link meanwhile. */
   #announce(link: Link, replaces: boolean): void {
-    this.#session?.events.linkUp(link, replaces);
+    const up: LinkUp = {
+      peer: link.peer,
+      role: link.role,
+      remoteHost: link.connection.remote.host,
+      replaces,
+    };
+    this.#session?.events.linkUp(up);
     if (!this.isDataLink(link)) this.#armIdle(link);
   }
 
