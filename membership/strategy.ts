@@ -135,7 +135,7 @@ export interface MembershipStrategy {
   /** The dial to `address` reached no node. */
   onDialFailed(address: Address): void;
   /** A membership message from a linked peer, already validated by the node. */
-  onMessage(from: string, message: MembershipMessage): void;
+  onMessage(from: string, message: CheckedMembershipMessage): void;
   /** The link to a peer closed (not called for a link another replaced: see `LinkUp.replaces`). */
   onLinkDown(peerId: string, reason: LinkCloseReason): void;
   /** Whether the link to this peer may carry routed data (Routed, IHave, Graft, Prune). */
