@@ -10,14 +10,19 @@
  * (its sender counted on it arriving); everything else is moot and dropped quietly.
  */
 import { isWildcardHost, type NodeConfig } from '../config.js';
-import type { MembershipMessage, MembershipStrategy } from '../membership/strategy.js';
+import type { CheckedMembershipMessage, MembershipStrategy } from '../membership/strategy.js';
 import { isMembershipMessage } from '../peer-table.js';
 import type { IdList, Message, NodeInfo } from '../proto/messages.js';
 import type { Router } from '../router.js';
 import type { Clock } from '../utils/clock.js';
 import type { Connections } from './connections.js';
 import { exchangeEntries } from './link-budget.js';
-import { MEMBERSHIP_RULES, checkMembershipMessage, type MembershipProblem } from './membership-rules.js';
+import {
+  INVALID_ENTRY_COUNTER,
+  MEMBERSHIP_RULES,
+  checkMembershipMessage,
+  type MembershipProblem,
+} from './membership-rules.js';
 import type { Link } from './link.js';
 
 export interface InboundOptions {
@@ -49,9 +54,11 @@ export class Inbound {
     if (isMembershipMessage(message)) {
       const verdict = checkMembershipMessage(message, this.#options.config.maxEntriesPerMessage);
       if (!verdict.ok) return this.#refuse(link, verdict.problem, verdict.counter, verdict.detail);
+      if (verdict.invalidEntries > 0) count(`drop.${INVALID_ENTRY_COUNTER}`, verdict.invalidEntries);
+      // The budget is charged for what the peer sent, invalid entries included.
       if (!connections.charge(link, 'exchange', exchangeEntries(message))) return;
-      resolveOwnEntries(link, message);
-      return membership.onMessage(link.id, message);
+      resolveOwnEntries(link, verdict.message);
+      return membership.onMessage(link.id, verdict.message);
     }
     if (!isData) {
       count(`drop.${message.kind}-from-non-neighbour`);
@@ -126,9 +133,9 @@ export class Inbound {
  * Gossip carries a node's own NodeInfo as it announces it, wildcard included: the entry of the
  * sender itself gets the address its link resolved, so no wildcard travels further.
  */
-function resolveOwnEntries(link: Link, message: MembershipMessage): void {
+function resolveOwnEntries(link: Link, message: CheckedMembershipMessage): void {
   for (const info of nodeInfosIn(message)) {
-    if (info && info.id === link.id && isWildcardHost(info.host)) {
+    if (info.id === link.id && isWildcardHost(info.host)) {
       info.host = link.peer.host;
       info.port = link.peer.port;
     }
@@ -136,7 +143,7 @@ function resolveOwnEntries(link: Link, message: MembershipMessage): void {
 }
 
 /** The NodeInfos a membership message carries, where the sender's own entry may be. */
-function nodeInfosIn(message: MembershipMessage): Array<NodeInfo | null | undefined> {
+function nodeInfosIn(message: CheckedMembershipMessage): NodeInfo[] {
   switch (message.kind) {
     case 'shuffle':
       return [message.body.origin, ...message.body.entries.map((entry) => entry.node)];

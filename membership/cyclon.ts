@@ -48,17 +48,18 @@ import { Timer } from '../utils/clock.js';
 import type { Logger } from '../utils/logger.js';
 import { pickOne } from '../utils/random.js';
 import { Contacts } from './contacts.js';
-import { addressKey, isOverEntryLimitOf, mergeEntries, passiveRefusal, peerFields } from './entries.js';
+import { addressKey, mergeEntries, passiveRefusal, peerFields } from './entries.js';
 import { OnDemandLinks } from './on-demand-links.js';
 import { PendingDials } from './pending-dials.js';
 import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
 import { RoundTimer } from './round-timer.js';
 import type {
+  CheckedMembershipMessage,
+  CheckedPeerEntry,
   LinkCloseReason,
   LinkUp,
   MembershipContext,
   MembershipFactory,
-  MembershipMessage,
   MembershipStrategy,
   PeerDownReason,
   Views,
@@ -204,7 +205,7 @@ export class Cyclon implements MembershipStrategy {
     this.#onDialOutcome(address, undefined);
   }
 
-  onMessage(from: string, message: MembershipMessage): void {
+  onMessage(from: string, message: CheckedMembershipMessage): void {
     if (this.#isStopped) return;
     this.#links.touch(from);
     switch (message.kind) {
@@ -372,8 +373,7 @@ export class Cyclon implements MembershipStrategy {
   }
 
   /** Q's side of a shuffle: answer on the same link, then merge, replacing what we answered. */
-  #onShuffle(from: string, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffle')) return;
+  #onShuffle(from: string, entries: readonly CheckedPeerEntry[]): void {
     this.#counters.shufflesReceived++;
     const reply = this.#view.randomEntries(this.#ctx.random, this.#config.cyclonShuffleLength, from);
     if (this.#ctx.send(from, { shuffleReply: { entries: reply.map(toEntry) } }))
@@ -381,8 +381,7 @@ export class Cyclon implements MembershipStrategy {
     this.#merge(from, entries, new Set(reply.map((entry) => entry.info.id)));
   }
 
-  #onShuffleReply(from: string, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffleReply')) return;
+  #onShuffleReply(from: string, entries: readonly CheckedPeerEntry[]): void {
     if (this.#expectingJoinReply.delete(from)) {
       this.#counters.shuffleRepliesReceived++;
       return this.#merge(from, entries, new Set());
@@ -413,12 +412,12 @@ export class Cyclon implements MembershipStrategy {
    * of the entries in `sentIds`; the rest is discarded. Received entries keep their ages; the
    * sender's own entry is replaced by the NodeInfo it authenticated with.
    */
-  #merge(from: string, entries: readonly PeerEntry[], sentIds: ReadonlySet<string>): void {
+  #merge(from: string, entries: readonly CheckedPeerEntry[], sentIds: ReadonlySet<string>): void {
     const sender = this.#links.peerOf(from);
     const ages = new Map<string, number>();
     const nodes = entries.map((entry) => {
-      const node = sender && entry.node?.id === from ? sender : entry.node;
-      if (node && !ages.has(node.id)) ages.set(node.id, Math.min(entry.age, MAX_AGE));
+      const node = sender && entry.node.id === from ? sender : entry.node;
+      if (!ages.has(node.id)) ages.set(node.id, Math.min(entry.age, MAX_AGE));
       return node;
     });
     const before = new Map(this.#view.entries().map((entry) => [entry.info.id, entry.info]));
@@ -431,7 +430,7 @@ export class Cyclon implements MembershipStrategy {
       evictUnsent: false,
       fresh: (node) => ({ age: ages.get(node.id) ?? 0 }),
       onRefused: (reason) => {
-        if (reason === 'invalid' || reason === 'unreachable') this.#ctx.countDrop(`entry-${reason}`);
+        if (reason === 'unreachable') this.#ctx.countDrop(`entry-${reason}`);
         this.#counters.entriesRefused++;
       },
     });

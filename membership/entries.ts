@@ -1,27 +1,26 @@
 /**
  * Admission of gossiped peers into a passive view (docs/protocol.md section 4): which NodeInfos may
- * enter, and how a Shuffle or ShuffleReply is merged when the view is full.
+ * enter, and how a Shuffle or ShuffleReply is merged when the view is full. Every NodeInfo here is
+ * valid already: gossiped ones were checked where their message entered the node
+ * (link/membership-rules.ts), a linked peer's by the handshake.
  */
 import { formatAddress, isWildcardHost, type Address } from '../config.js';
-import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import type { Random } from '../utils/random.js';
-import type { MembershipContext as SyncContext } from './strategy.js';
 import type { View } from './view.js';
 
 /** Why a NodeInfo may not enter a passive view. */
-export type PassiveRefusal = 'self' | 'active' | 'invalid' | 'unreachable';
+export type PassiveRefusal = 'self' | 'active' | 'unreachable';
 
 /**
- * Never the node itself, never an active peer (the views stay disjoint), never an invalid
- * NodeInfo, and never a node that does not listen (port 0): nobody could ever dial it.
+ * Never the node itself, never an active peer (the views stay disjoint), and never a node that
+ * does not listen (port 0): nobody could ever dial it.
  */
 export function passiveRefusal(
-  info: NodeInfo | null | undefined,
+  info: NodeInfo,
   selfId: string,
   isActive: (id: string) => boolean,
 ): PassiveRefusal | undefined {
-  if (!info || nodeInfoProblem(info) !== undefined) return 'invalid';
   if (info.id === selfId) return 'self';
   if (isActive(info.id)) return 'active';
   // A wildcard host only means something to the node it came from: nobody else can dial it.
@@ -36,23 +35,6 @@ export function addressOf(info: NodeInfo): Address {
 /** Log fields naming a peer: every log line about a peer carries its id and its address. */
 export function peerFields(info: NodeInfo): { peer: string; address: string } {
   return { peer: info.id, address: formatAddress(addressOf(info)) };
-}
-
-/**
- * `isOverEntryLimit` for a strategy of the synchronous interface (strategy.ts), which names the
- * peer by id: the same limit, count and LIMIT close.
- */
-export function isOverEntryLimitOf(
-  context: Pick<SyncContext, 'config' | 'countDrop' | 'disconnect'>,
-  peerId: string,
-  entries: readonly PeerEntry[],
-  kind: string,
-): boolean {
-  const max = context.config.maxEntriesPerMessage;
-  if (entries.length <= max) return false;
-  context.countDrop(`${kind}-limit`);
-  context.disconnect(peerId, 'LIMIT', `${entries.length} entries, at most ${max}`);
-  return true;
 }
 
 /** The key of a dial target: host and port, whatever id claims them. */
@@ -92,18 +74,15 @@ export interface MergeOptions<T> {
  * (unless `evictUnsent` is false) random ones; never an entry added by this same merge.
  * Returns how many were added.
  */
-export function mergeEntries<T>(
-  nodes: ReadonlyArray<NodeInfo | null | undefined>,
-  options: MergeOptions<T>,
-): number {
+export function mergeEntries<T>(nodes: readonly NodeInfo[], options: MergeOptions<T>): number {
   const { passive, selfId, isActive, random } = options;
   const sent = new Set(options.sentIds);
   const added = new Set<string>();
   const evictUnsent = options.evictUnsent ?? true;
   for (const node of nodes) {
     const refusal = passiveRefusal(node, selfId, isActive);
-    if (refusal !== undefined || !node) {
-      options.onRefused(refusal ?? 'invalid');
+    if (refusal !== undefined) {
+      options.onRefused(refusal);
       continue;
     }
     if (passive.has(node.id) || options.isCrowded?.(node) === true) continue;

@@ -3,17 +3,18 @@
  * and the gossip that spreads them.
  *
  * - At most `fullMaxKnown` addresses; when full, the first learned is forgotten (insertion
- *   order: hearing of an address again does not refresh it). Never the node itself, never an
- *   invalid NodeInfo, never a node that does not listen (port 0).
+ *   order: hearing of an address again does not refresh it). Never the node itself, never a
+ *   node that does not listen (port 0); an invalid NodeInfo never gets this far (the node removes
+ *   it from the message, link/membership-rules.ts).
  * - A round's gossip is the node itself and the known addresses, in ShuffleReply messages of
  *   at most `maxEntriesPerMessage` entries, at most 8 messages per neighbour; a list too long for
  *   that is walked by a cursor over the next rounds.
  * - At most 3 x 8 gossip messages are accepted per link per round (rounds are jittered, and a
  *   Join adds a burst); the rest are dropped and counted.
  */
-import type { NodeInfo, PeerEntry } from '../proto/messages.js';
+import type { NodeInfo } from '../proto/messages.js';
 import { passiveRefusal, toPeerEntries } from './entries.js';
-import type { MembershipContext } from './strategy.js';
+import type { CheckedPeerEntry, MembershipContext } from './strategy.js';
 import { View } from './view.js';
 
 /** Gossip messages sent to each neighbour per round. */
@@ -76,13 +77,13 @@ export class KnownAddresses {
   }
 
   /** Remembers an address; true when it was new. */
-  learn(info: NodeInfo | null | undefined): boolean {
+  learn(info: NodeInfo): boolean {
     const refusal = passiveRefusal(info, this.#ctx.self.id, () => false);
-    if (!info || refusal !== undefined) {
+    if (refusal !== undefined) {
       // Ourselves is normal in gossip; only bad inputs are drops.
       if (refusal !== 'self') {
         this.counters.entriesRefused++;
-        this.#ctx.countDrop(`entry-${refusal ?? 'invalid'}`);
+        this.#ctx.countDrop(`entry-${refusal}`);
       }
       return false;
     }
@@ -130,7 +131,7 @@ export class KnownAddresses {
   }
 
   /** Gossip from a neighbour, within its budget of the round; returns how many were new. */
-  receive(peerId: string, entries: readonly PeerEntry[]): number {
+  receive(peerId: string, entries: readonly CheckedPeerEntry[]): number {
     const count = (this.#received.get(peerId) ?? 0) + 1;
     this.#received.set(peerId, count);
     if (count > GOSSIP_RECEIVED_PER_ROUND) {

@@ -24,12 +24,11 @@
  * 100 for display; `stats().known` gives the full count.
  */
 import { formatAddress, type Address, type NodeConfig } from '../config.js';
-import { nodeInfoProblem } from '../crypto/identity.js';
-import type { Envelope, NodeInfo, PeerEntry } from '../proto/messages.js';
+import type { Envelope, NodeInfo } from '../proto/messages.js';
 import type { Logger } from '../utils/logger.js';
 import { Contacts } from './contacts.js';
 import { DialLimit } from './dial-limit.js';
-import { addressKey, addressOf, isOverEntryLimitOf, peerFields } from './entries.js';
+import { addressKey, addressOf, peerFields } from './entries.js';
 import { KnownAddresses } from './full-gossip.js';
 import { NeighborAsks, type NeighborOutcome } from './neighbor-asks.js';
 import { PendingDials } from './pending-dials.js';
@@ -41,7 +40,8 @@ import {
   type LinkUp,
   type MembershipContext,
   type MembershipFactory,
-  type MembershipMessage,
+  type CheckedMembershipMessage,
+  type CheckedPeerEntry,
   type MembershipStrategy,
   type PeerDownReason,
   type Views,
@@ -207,7 +207,7 @@ export class FullMembership implements MembershipStrategy {
     }
   }
 
-  onMessage(from: string, message: MembershipMessage): void {
+  onMessage(from: string, message: CheckedMembershipMessage): void {
     const peer = this.#linked.get(from);
     if (this.#stopped || !peer) return;
     switch (message.kind) {
@@ -280,8 +280,7 @@ export class FullMembership implements MembershipStrategy {
     this.#repair.maybeHeal();
   }
 
-  #onGossip(from: string, entries: readonly PeerEntry[]): void {
-    if (isOverEntryLimitOf(this.#ctx, from, entries, 'shuffleReply')) return;
+  #onGossip(from: string, entries: readonly CheckedPeerEntry[]): void {
     if (!this.isDataPeer(from)) return this.#ctx.countDrop('gossip-not-neighbor');
     if (this.#known.receive(from, entries) > 0) this.#repair.maybeHeal();
   }
@@ -353,7 +352,7 @@ export class FullMembership implements MembershipStrategy {
    * and reports peer-up. Already a neighbour: true, the greeting sent, no event.
    */
   #addNeighbour(peer: NodeInfo, outbound: boolean, greeting?: Envelope): boolean {
-    if (peer.id === this.#ctx.self.id || nodeInfoProblem(peer) !== undefined) return false;
+    if (peer.id === this.#ctx.self.id) return false;
     if (this.#neighbours.has(peer.id)) {
       if (greeting) this.#ctx.send(peer.id, greeting);
       return true;

@@ -15,7 +15,6 @@
  * breaking a limit (LIMIT) leaves it when the node reports the link down.
  */
 import { formatAddress, type Address, type NodeConfig } from '../config.js';
-import { nodeInfoProblem } from '../crypto/identity.js';
 import type { Envelope, NodeInfo } from '../proto/messages.js';
 import { pickOne } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
@@ -40,7 +39,7 @@ import {
   type LinkUp,
   type MembershipContext,
   type MembershipFactory,
-  type MembershipMessage,
+  type CheckedMembershipMessage,
   type MembershipStrategy,
   type PeerDownReason,
   type Views,
@@ -205,7 +204,7 @@ export class HyParView implements MembershipStrategy {
     }
   }
 
-  onMessage(from: string, message: MembershipMessage): void {
+  onMessage(from: string, message: CheckedMembershipMessage): void {
     if (this.#stopped) return;
     const link = this.#links.get(from);
     // The node reports every link before its messages; a message of no known link is a bug there.
@@ -292,12 +291,8 @@ export class HyParView implements MembershipStrategy {
     for (const id of this.#active.ids()) if (id !== peer.id) this.#ctx.send(id, forwardJoin);
   }
 
-  #onForwardJoin(from: string, node: NodeInfo | null | undefined, receivedTtl: number): void {
+  #onForwardJoin(from: string, node: NodeInfo, receivedTtl: number): void {
     if (!this.#active.has(from)) return this.#ctx.countDrop('forwardJoin-not-neighbor');
-    if (!node || nodeInfoProblem(node) !== undefined) {
-      this.#counters.entriesRefused++;
-      return this.#ctx.countDrop('forwardJoin-invalid-node');
-    }
     this.#counters.forwardJoins++;
     // A walk never gets longer than ours, whatever a peer claims.
     const ttl = Math.min(receivedTtl, this.#config.arwl);
@@ -595,11 +590,12 @@ export class HyParView implements MembershipStrategy {
   /**
    * Makes the peer of an open link an active neighbour: evicts a random one when full, takes the
    * peer out of the passive view, sends `greeting` (before peer-up), reports peer-up. False when
-   * the peer may not be active (itself, an invalid NodeInfo, no link). Already active: true, no event.
+   * the peer may not be active (itself, no link). Already active: true, no event. The handshake
+   * verified the link's NodeInfo (link/link.ts).
    */
   #addActive(peerId: string, greeting?: Envelope): boolean {
     const link = this.#links.get(peerId);
-    if (!link || peerId === this.#ctx.self.id || nodeInfoProblem(link.peer) !== undefined) return false;
+    if (!link || peerId === this.#ctx.self.id) return false;
     if (this.#active.has(peerId)) {
       if (greeting) this.#ctx.send(peerId, greeting);
       return true;

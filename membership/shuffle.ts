@@ -19,10 +19,10 @@
  * Synchronous like the strategy: the reply to an origin that is not a neighbour is a dial whose
  * outcome the strategy hands back to `onOriginDialed`.
  */
-import { nodeInfoProblem } from '../crypto/identity.js';
 import type { NodeInfo, PeerEntry, Shuffle } from '../proto/messages.js';
+import type { CheckedMembershipMessage, CheckedPeerEntry } from './strategy.js';
 import { DialLimit } from './dial-limit.js';
-import { addressKey, addressOf, isOverEntryLimitOf, mergeEntries, toPeerEntries } from './entries.js';
+import { addressKey, addressOf, mergeEntries, toPeerEntries } from './entries.js';
 import type { DialPurpose, LinkFacts, ShuffleHost } from './hyparview-state.js';
 
 /**
@@ -30,6 +30,9 @@ import type { DialPurpose, LinkFacts, ShuffleHost } from './hyparview-state.js';
  * needs a handful; past this the node stops answering Shuffles by dialling until the sweep.
  */
 const MAX_ORIGIN_DIALS_PER_PERIOD = 256;
+
+/** A Shuffle as it passed the node's message checks: its origin and every entry valid. */
+type CheckedShuffle = Extract<CheckedMembershipMessage, { kind: 'shuffle' }>['body'];
 
 /**
  * Shuffles taken from one link per shuffle period. A node originates one Shuffle per period and
@@ -95,14 +98,12 @@ export class ShuffleExchange {
     return true;
   }
 
-  onShuffle(from: string, shuffle: Shuffle): void {
+  onShuffle(from: string, shuffle: CheckedShuffle): void {
     const { context, active, counters } = this.#host;
-    if (isOverEntryLimitOf(context, from, shuffle.entries, 'shuffle')) return;
     const link = active.get(from)?.data;
     if (!link) return context.countDrop('shuffle-not-neighbor');
     if (!this.#takeFromLink(link)) return context.countDrop('shuffle-link-rate');
     const origin = shuffle.origin;
-    if (!origin || nodeInfoProblem(origin) !== undefined) return context.countDrop('shuffle-invalid-origin');
     counters.shufflesReceived++;
     // A walk never gets longer than ours, whatever a peer claims.
     const ttl = Math.min(shuffle.ttl, context.config.arwl) - 1;
@@ -130,9 +131,8 @@ export class ShuffleExchange {
     return ++window.count <= SHUFFLES_PER_LINK_PER_PERIOD;
   }
 
-  onShuffleReply(from: string, entries: readonly PeerEntry[]): void {
+  onShuffleReply(from: string, entries: readonly CheckedPeerEntry[]): void {
     const { context, counters } = this.#host;
-    if (isOverEntryLimitOf(context, from, entries, 'shuffleReply')) return;
     // One reply per Shuffle sent: unsolicited entries could flood the passive view.
     const awaited = this.#awaitingReply;
     if (!awaited || context.clock.now() - awaited.sentAtMs > context.config.shuffleIntervalMs)
@@ -171,7 +171,7 @@ export class ShuffleExchange {
    * neighbours moments after joining) sends an empty Shuffle, and as many would be nothing:
    * it could never learn whom to ask. The answer stays within ka + kp entries.
    */
-  #endWalk(origin: NodeInfo, entries: readonly PeerEntry[]): void {
+  #endWalk(origin: NodeInfo, entries: readonly CheckedPeerEntry[]): void {
     const { context, passive } = this.#host;
     if (origin.id === context.self.id) return context.countDrop('shuffle-own-walk');
     const taken = entries.slice(0, this.#maxMerged());
@@ -208,7 +208,7 @@ export class ShuffleExchange {
     this.#host.maybeCloseShortLived(peerId);
   }
 
-  #merge(nodes: ReadonlyArray<NodeInfo | null | undefined>, sentIds: ReadonlySet<string>): void {
+  #merge(nodes: readonly NodeInfo[], sentIds: ReadonlySet<string>): void {
     const { context, active, passive, counters } = this.#host;
     const added = mergeEntries(nodes, {
       passive,
@@ -220,7 +220,7 @@ export class ShuffleExchange {
       isCrowded: (node) => this.#host.isPassiveCrowded(node),
       onRefused: (reason) => {
         // Self and active peers are normal in gossip; only bad inputs count as drops.
-        if (reason === 'invalid' || reason === 'unreachable') context.countDrop(`entry-${reason}`);
+        if (reason === 'unreachable') context.countDrop(`entry-${reason}`);
         counters.entriesRefused++;
       },
     });

@@ -18,7 +18,7 @@ import {
   type LinkUp,
   type MembershipContext,
   type MembershipFactory,
-  type MembershipMessage,
+  type CheckedMembershipMessage,
   type MembershipStrategy,
   type PeerDownReason,
   type Views,
@@ -106,7 +106,7 @@ export class StaticMembership implements MembershipStrategy {
     this.#dialNext();
   }
 
-  onMessage(from: string, message: MembershipMessage): void {
+  onMessage(from: string, message: CheckedMembershipMessage): void {
     const peer = this.#linked.get(from);
     if (this.#stopped || !peer) return;
     switch (message.kind) {

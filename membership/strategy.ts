@@ -11,7 +11,16 @@
  * are not data links (docs/protocol.md sections 3 and 4).
  */
 import type { Address, NodeConfig } from '../config.js';
-import type { EnvelopeBodies, Envelope, ErrorCodeName, NodeInfo } from '../proto/messages.js';
+import type {
+  EnvelopeBodies,
+  Envelope,
+  ErrorCodeName,
+  ForwardJoin,
+  NodeInfo,
+  PeerEntry,
+  Shuffle,
+  ShuffleReply,
+} from '../proto/messages.js';
 import type { Clock } from '../utils/clock.js';
 import type { Random } from '../utils/random.js';
 import type { Logger } from '../utils/logger.js';
@@ -37,6 +46,30 @@ export type MembershipKind =
 export type MembershipMessage = {
   [K in MembershipKind]: { kind: K; body: EnvelopeBodies[K] };
 }[MembershipKind];
+
+/** A gossip entry whose NodeInfo is present and valid. */
+export interface CheckedPeerEntry extends PeerEntry {
+  node: NodeInfo;
+}
+
+type CheckedBodies = Omit<EnvelopeBodies, 'forwardJoin' | 'shuffle' | 'shuffleReply'> & {
+  forwardJoin: Omit<ForwardJoin, 'node'> & { node: NodeInfo };
+  shuffle: Omit<Shuffle, 'origin' | 'entries'> & { origin: NodeInfo; entries: CheckedPeerEntry[] };
+  shuffleReply: Omit<ShuffleReply, 'entries'> & { entries: CheckedPeerEntry[] };
+};
+
+declare const checked: unique symbol;
+
+/**
+ * A membership message as a strategy gets it: it passed `checkMembershipMessage`
+ * (link/membership-rules.ts) where it entered the node, and only that check makes one. Every
+ * NodeInfo it carries (a ForwardJoin's node, a Shuffle's origin, each entry) is present and
+ * valid, and a Shuffle or ShuffleReply carries at most `maxEntriesPerMessage` entries, so no
+ * strategy judges them again.
+ */
+export type CheckedMembershipMessage = {
+  [K in MembershipKind]: { kind: K; body: CheckedBodies[K] };
+}[MembershipKind] & { readonly [checked]: true };
 
 /** Both views, for `/peers`, the `peers` JSON event and the lab. */
 export interface Views {
@@ -102,7 +135,7 @@ export interface MembershipStrategy {
   /** The dial to `address` reached no node. */
   onDialFailed(address: Address): void;
   /** A membership message from a linked peer, already validated by the node. */
-  onMessage(from: string, message: MembershipMessage): void;
+  onMessage(from: string, message: CheckedMembershipMessage): void;
   /** The link to a peer closed (not called for a link another replaced: see `LinkUp.replaces`). */
   onLinkDown(peerId: string, reason: LinkCloseReason): void;
   /** Whether the link to this peer may carry routed data (Routed, IHave, Graft, Prune). */

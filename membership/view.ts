@@ -2,11 +2,11 @@
  * A bounded set of peers keyed by node id: the building block of every strategy's views.
  *
  * Invariants, enforced here so no strategy can break them: never more than `capacity` entries,
- * never the node itself, never two entries with one id, never a NodeInfo whose id does not
- * match its key (or that is otherwise invalid).
+ * never the node itself, never two entries with one id. Every NodeInfo added is valid already (its
+ * id the hash of its key): a gossiped one was checked where its message entered the node
+ * (link/membership-rules.ts), a linked peer's by the handshake (link/link.ts).
  */
 import type { NodeInfo } from '../proto/messages.js';
-import { nodeInfoProblem } from '../crypto/identity.js';
 import { pickOne, pickSome, type Random } from '../utils/random.js';
 
 export interface ViewEntry<T> {
@@ -15,7 +15,7 @@ export interface ViewEntry<T> {
   data: T;
 }
 
-export type AddResult = 'added' | 'present' | 'full' | 'self' | 'invalid';
+export type AddResult = 'added' | 'present' | 'full' | 'self';
 
 export class View<T> {
   readonly #entries = new Map<string, ViewEntry<T>>();
@@ -45,7 +45,6 @@ export class View<T> {
   add(info: NodeInfo, data: T): AddResult {
     if (info.id === this.selfId) return 'self';
     if (this.#entries.has(info.id)) return 'present';
-    if (nodeInfoProblem(info) !== undefined) return 'invalid';
     if (this.isFull) return 'full';
     this.#entries.set(info.id, { info, data });
     return 'added';

@@ -20,7 +20,7 @@
 import { formatAddress, resolveConfig, type Address, type NodeConfig } from '../config.js';
 import type { Identity } from '../crypto/identity.js';
 import { uncheckedSignatures } from '../crypto/signatures.js';
-import { MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
+import { INVALID_ENTRY_COUNTER, MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
 import { ShortLived } from '../link/short-lived.js';
 import { isMembershipMessage } from '../peer-table.js';
 import type {
@@ -376,7 +376,8 @@ export class Simulation {
       if (action !== 'drop') this.disconnect(to, from.id, action.close);
       return;
     }
-    to.strategy.onMessage(from.id, message);
+    for (let i = 0; i < verdict.invalidEntries; i++) to.count(INVALID_ENTRY_COUNTER);
+    to.strategy.onMessage(from.id, verdict.message);
   }
 
   /** Routed data goes to the router, and only from a data peer (link/inbound.ts). */

@@ -368,3 +368,39 @@ describe('peer exchange aimed at a victim', () => {
     await expectStillServing(line);
   });
 });
+
+// --- gossiped NodeInfos ---------------------------------------------------------------------
+
+describe('gossiped NodeInfos', () => {
+  it('a Shuffle with some invalid entries: the valid ones are merged, each invalid one dropped as entry-invalid, the link kept', async () => {
+    const line = await attackedLine(mesh, { ...ATTACKED, membership: 'hyparview' });
+    const shuffler = await joinRaw(line.x.node);
+    // Three valid entries: within ka + kp, so that every one of them is merged.
+    const valid = [1, 2, 3].map((i) => nodeInfoOf(randomIdentity(), `valid-${i}`, 7000 + i));
+    const forgedId = randomIdentity().id;
+    const invalid: PeerEntry[] = [
+      { node: { ...nodeInfoOf(randomIdentity(), 'forged', 7010), id: forgedId }, age: 0 },
+      { node: null, age: 0 },
+      { node: nodeInfoOf(randomIdentity(), 'far', 70_000), age: 0 },
+      { node: nodeInfoOf(randomIdentity(), 'n'.repeat(33), 7011), age: 0 },
+    ];
+    // Interleaved: each invalid entry goes, whatever its place.
+    const [v1, v2, v3] = valid.map((node) => ({ node, age: 0 }));
+    const [i1, i2, i3, i4] = invalid;
+    const entries = [v1, i1, i2, v2, i3, v3, i4] as PeerEntry[];
+    shuffler.sendSealed({ shuffle: { origin: shuffler.info, entries, ttl: 1 } });
+    // The walk ends at x (ttl 1), which answers its origin on the link: the Shuffle was taken.
+    const read = await roundTrip(shuffler);
+    expect(read.map((received) => received.kind)).toContain('shuffleReply');
+
+    const passive = line.x.node.peers().passive.map((peer) => peer.id);
+    expect(passive).toEqual(expect.arrayContaining(valid.map((info) => info.id)));
+    const invalidIds = invalid.flatMap((entry) => (entry.node ? [entry.node.id] : []));
+    expect(invalidIds).toContain(forgedId);
+    for (const id of invalidIds) expect(passive).not.toContain(id);
+    expect(line.x.node.stats()['node.drop.entry-invalid']).toBe(invalid.length);
+    expect(line.x.node.peers().active.map((peer) => peer.id)).toContain(shuffler.identity.id);
+    expect(shuffler.isClosed).toBe(false);
+    await expectStillServing(line);
+  });
+});

@@ -1,9 +1,10 @@
 /**
  * The checks on a membership message as a whole (link/membership-rules.ts), made once where it
- * enters the node: every problem, its counter, and its action from the one table.
+ * enters the node: every problem, its counter, and its action from the one table, and the
+ * entries removed from a message that passes.
  */
 import { describe, expect, it } from 'vitest';
-import { MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
+import { INVALID_ENTRY_COUNTER, MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
 import type { MembershipMessage } from '../membership/strategy.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
 import { nodeInfoOf, randomIdentity } from './helpers/raw-peer.js';
@@ -14,6 +15,8 @@ const valid = (): NodeInfo => nodeInfoOf(randomIdentity(), 'n', 7000);
 const forged = (): NodeInfo => ({ ...valid(), id: valid().id });
 const entries = (count: number): PeerEntry[] =>
   Array.from({ length: count }, () => ({ node: valid(), age: 0 }));
+/** What a message that breaks no rule and carries no invalid entry passes as: itself, unchanged. */
+const unchanged = (message: MembershipMessage) => ({ ok: true, message, invalidEntries: 0 });
 
 describe('checkMembershipMessage', () => {
   it('passes the messages that carry no NodeInfo, whatever their fields', () => {
@@ -24,13 +27,12 @@ describe('checkMembershipMessage', () => {
       { kind: 'disconnect', body: { alive: true } },
       { kind: 'leave', body: {} },
     ];
-    for (const message of messages) expect(checkMembershipMessage(message, MAX)).toEqual({ ok: true });
+    for (const message of messages) expect(checkMembershipMessage(message, MAX)).toEqual(unchanged(message));
   });
 
   it('a ForwardJoin must announce a valid NodeInfo: missing or forged is dropped, the link kept', () => {
-    expect(checkMembershipMessage({ kind: 'forwardJoin', body: { node: valid(), ttl: 6 } }, MAX)).toEqual({
-      ok: true,
-    });
+    const sound: MembershipMessage = { kind: 'forwardJoin', body: { node: valid(), ttl: 6 } };
+    expect(checkMembershipMessage(sound, MAX)).toEqual(unchanged(sound));
     for (const node of [undefined, null, forged(), { ...valid(), port: 70_000 }]) {
       const verdict = checkMembershipMessage({ kind: 'forwardJoin', body: { node, ttl: 6 } }, MAX);
       expect(verdict).toMatchObject({
@@ -47,7 +49,8 @@ describe('checkMembershipMessage', () => {
       kind: 'shuffle',
       body: { origin, entries: entries(2), ttl: 3 },
     });
-    expect(checkMembershipMessage(shuffle(valid()), MAX)).toEqual({ ok: true });
+    const sound = shuffle(valid());
+    expect(checkMembershipMessage(sound, MAX)).toEqual(unchanged(sound));
     for (const origin of [undefined, forged()]) {
       expect(checkMembershipMessage(shuffle(origin), MAX)).toMatchObject({
         ok: false,
@@ -63,7 +66,7 @@ describe('checkMembershipMessage', () => {
       { kind: 'shuffle', body: { origin: valid(), entries: entries(MAX), ttl: 3 } },
       { kind: 'shuffleReply', body: { entries: entries(MAX) } },
     ];
-    for (const message of atLimit) expect(checkMembershipMessage(message, MAX)).toEqual({ ok: true });
+    for (const message of atLimit) expect(checkMembershipMessage(message, MAX)).toEqual(unchanged(message));
     const over: MembershipMessage[] = [
       // Over the limit is judged first: a forged origin changes nothing.
       { kind: 'shuffle', body: { origin: forged(), entries: entries(MAX + 1), ttl: 3 } },
@@ -80,14 +83,54 @@ describe('checkMembershipMessage', () => {
     expect(MEMBERSHIP_RULES.entriesOverLimit).toEqual({ close: 'LIMIT' });
   });
 
-  it('an invalid entry does not refuse the message: entries are judged where they are merged', () => {
-    const withBadEntry: PeerEntry[] = [
-      ...entries(2),
-      { node: forged(), age: 0 },
-      { node: undefined, age: 0 },
+  it('an entry with a missing or invalid NodeInfo is removed and counted; the rest of the message is kept', () => {
+    const good = entries(3);
+    const bad: PeerEntry[] = [
+      { node: forged(), age: 1 },
+      { node: undefined, age: 2 },
+      { node: null, age: 3 },
+      { node: { ...valid(), port: 70_000 }, age: 4 },
+      { node: { ...valid(), name: 'n'.repeat(33) }, age: 5 },
     ];
-    expect(checkMembershipMessage({ kind: 'shuffleReply', body: { entries: withBadEntry } }, MAX)).toEqual({
+    // Interleaved, so that the order of the kept entries is seen to survive.
+    const mixed = [good[0], bad[0], bad[1], good[1], bad[2], bad[3], good[2], bad[4]] as PeerEntry[];
+    const origin = valid();
+    const received: MembershipMessage[] = [
+      { kind: 'shuffleReply', body: { entries: mixed } },
+      { kind: 'shuffle', body: { origin, entries: mixed, ttl: 3 } },
+    ];
+    for (const message of received) {
+      const verdict = checkMembershipMessage(message, MAX);
+      expect(verdict).toMatchObject({ ok: true, invalidEntries: bad.length });
+      if (!verdict.ok) continue;
+      expect(verdict.message.kind).toBe(message.kind);
+      expect(verdict.message.body).toEqual({ ...message.body, entries: good });
+      // The received message itself is left as it came.
+      expect(message.body).toMatchObject({ entries: mixed });
+    }
+    expect(INVALID_ENTRY_COUNTER).toBe('entry-invalid');
+  });
+
+  it('a Shuffle whose entries are all invalid still passes, with none: its origin is still news', () => {
+    const origin = valid();
+    const message: MembershipMessage = {
+      kind: 'shuffle',
+      body: { origin, entries: [{ node: forged(), age: 0 }], ttl: 2 },
+    };
+    const verdict = checkMembershipMessage(message, MAX);
+    expect(verdict).toEqual({
       ok: true,
+      message: { kind: 'shuffle', body: { origin, entries: [], ttl: 2 } },
+      invalidEntries: 1,
+    });
+  });
+
+  it('the entry limit counts invalid entries too: they are judged only within it', () => {
+    const over: PeerEntry[] = [...entries(MAX), { node: forged(), age: 0 }];
+    expect(checkMembershipMessage({ kind: 'shuffleReply', body: { entries: over } }, MAX)).toMatchObject({
+      ok: false,
+      problem: 'entriesOverLimit',
+      counter: 'shuffleReply-limit',
     });
   });
 });

@@ -3,9 +3,10 @@
  * (sends, dials, disconnects, peer up and down, drops) and the test feeds it inputs as the node
  * would (`linkUp`, `dialed`, `message`, `linkDown`), under a simulated clock and a seeded random
  * source. `check` runs after every input, so a test can assert the strategy's invariants at every
- * step.
+ * step. Messages pass the node's message checks first, as on a real node.
  */
 import { resolveConfig, type Address, type NodeConfig } from '../../config.js';
+import { checkMembershipMessage } from '../../link/membership-rules.js';
 import type { Envelope, ErrorCodeName, NodeInfo } from '../../proto/messages.js';
 import type {
   LinkCloseReason,
@@ -96,8 +97,18 @@ export class StrategyDriver {
     this.step((s) => s.onDialFailed(address));
   }
 
+  /**
+   * A message from a peer, through the node's checks at its boundary (link/membership-rules.ts):
+   * a strategy only ever gets what passes them. A message the node would refuse, or deliver with
+   * entries removed, throws: what the node does with it is tested in membership-rules.test.ts.
+   */
   message(from: string, message: MembershipMessage): void {
-    this.step((s) => s.onMessage(from, message));
+    const verdict = checkMembershipMessage(message, this.context.config.maxEntriesPerMessage);
+    if (!verdict.ok) throw new Error(`the node refuses this ${message.kind}: ${verdict.counter}`);
+    if (verdict.invalidEntries > 0) {
+      throw new Error(`the node removes ${verdict.invalidEntries} invalid entries of this ${message.kind}`);
+    }
+    this.step((s) => s.onMessage(from, verdict.message));
   }
 
   linkDown(peerId: string, reason: LinkCloseReason = 'closed'): void {
