@@ -22,7 +22,7 @@ import {
 import { DriverNet } from './helpers/driver-net.js';
 import { addressOfNode, makeNode, msg } from './helpers/membership-inputs.js';
 import { SimNodes, type SimNode } from './helpers/sim-nodes.js';
-import { StrategyDriver, type Output } from './helpers/strategy-driver.js';
+import { StrategyDriver, type Output, expectBalancedPeerEvents } from './helpers/strategy-driver.js';
 
 const SMALL: Partial<NodeConfig> = {
   fullDegree: 2,
@@ -56,15 +56,7 @@ const knownIds = (fm: MembershipStrategy): string[] => {
 function checkFull(driver: StrategyDriver, up: Set<string>, seen: WeakSet<Output>): void {
   const fm = driver.strategy;
   const { fullDegree, fullMaxKnown } = driver.context.config;
-  for (const output of driver.outputs) {
-    if (seen.has(output)) continue;
-    seen.add(output);
-    if (output.type === 'up') {
-      expect(up.has(output.peer.id), `${output.peer.id} up twice`).toBe(false);
-      up.add(output.peer.id);
-    }
-    if (output.type === 'down') expect(up.delete(output.peerId), `${output.peerId} down, not up`).toBe(true);
-  }
+  expectBalancedPeerEvents(driver.outputs, up, seen);
   const { active, passive } = fm.views();
   const stats = fm.stats();
   expect(stats.outbound).toBeLessThanOrEqual(fullDegree);

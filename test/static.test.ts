@@ -10,7 +10,7 @@ import { createStatic } from '../membership/static.js';
 import { envelopeKind, type NodeInfo } from '../proto/messages.js';
 import { DriverNet } from './helpers/driver-net.js';
 import { addressOfNode, makeNode, msg } from './helpers/membership-inputs.js';
-import { StrategyDriver, type Output } from './helpers/strategy-driver.js';
+import { StrategyDriver, type Output, expectBalancedPeerEvents } from './helpers/strategy-driver.js';
 
 const CONFIG: Partial<NodeConfig> = { retryBaseBackoffMs: 100, retryMaxBackoffMs: 800 };
 
@@ -21,15 +21,7 @@ const CONFIG: Partial<NodeConfig> = { retryBaseBackoffMs: 100, retryMaxBackoffMs
  */
 function checkStatic(driver: StrategyDriver, net: DriverNet, up: Set<string>, seen: WeakSet<Output>): void {
   const s = driver.strategy;
-  for (const output of driver.outputs) {
-    if (seen.has(output)) continue;
-    seen.add(output);
-    if (output.type === 'up') {
-      expect(up.has(output.peer.id), `${output.peer.id} up twice`).toBe(false);
-      up.add(output.peer.id);
-    }
-    if (output.type === 'down') expect(up.delete(output.peerId), `${output.peerId} down, not up`).toBe(true);
-  }
+  expectBalancedPeerEvents(driver.outputs, up, seen);
   const { active, passive } = s.views();
   const data = [...s.dataPeers()].sort();
   expect(passive).toEqual([]);

@@ -139,3 +139,23 @@ export class StrategyDriver {
       .map((o) => o.envelope);
   }
 }
+
+/**
+ * Follows the peer-up and peer-down outputs not seen yet (`seen`), keeping the peers up in `up`:
+ * fails when a peer goes up twice or down without being up. A check for every strategy's test.
+ */
+export function expectBalancedPeerEvents(
+  outputs: readonly Output[],
+  up: Set<string>,
+  seen: WeakSet<Output>,
+): void {
+  for (const output of outputs) {
+    if (seen.has(output)) continue;
+    seen.add(output);
+    if (output.type === 'up') {
+      if (up.has(output.peer.id)) throw new Error(`${output.peer.id} up twice`);
+      up.add(output.peer.id);
+    }
+    if (output.type === 'down' && !up.delete(output.peerId)) throw new Error(`${output.peerId} down, not up`);
+  }
+}
