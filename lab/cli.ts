@@ -33,8 +33,10 @@ kills a fraction of the nodes, measures again at once and after healing, and wri
 
   --nodes N               nodes in the mesh (default 100)
   --transport T           tcp (in this process, default), process (one child process per node),
-                          or memory (in-memory links, for 10,000 nodes and more)
-  --clock C               real (default) or sim (memory only: simulated time, replays exactly)
+                          memory (in-memory links, for 10,000 nodes and more), or sim (the
+                          simulator: the strategies and the router driven directly, with no
+                          link, codec or crypto; simulated time)
+  --clock C               real (default) or sim (memory and sim: simulated time, replays exactly)
   --links L               sealed (default) or plaintext (memory only: the same handshake and
                           frames without their crypto, about 3x faster for large simulations)
   --membership LIST       comma-separated strategies (default ${membership}; also ${others(membershipNames(), membership)})
@@ -63,7 +65,8 @@ interface LabFlags {
   nodes: number;
   transport: TransportName;
   clock: 'real' | 'sim';
-  links: LinkSecurityName;
+  /** `none` for the simulator, which has no links. */
+  links: LinkSecurityName | 'none';
   memberships: string[];
   routers: string[];
   steps: Step[];
@@ -167,14 +170,19 @@ export function parseLabFlags(argv: string[], env: NodeJS.ProcessEnv = process.e
   }
   if (values.help) return 'help';
   const transport = String(values.transport ?? 'tcp');
-  if (!['tcp', 'process', 'memory'].includes(transport))
-    throw new LabUsageError('--transport is tcp, process or memory');
-  const clock = String(values.clock ?? 'real');
+  if (!['tcp', 'process', 'memory', 'sim'].includes(transport))
+    throw new LabUsageError('--transport is tcp, process, memory or sim');
+  const isSim = transport === 'sim';
+  const clock = String(values.clock ?? (isSim ? 'sim' : 'real'));
   if (clock !== 'real' && clock !== 'sim') throw new LabUsageError('--clock is real or sim');
-  if (clock === 'sim' && transport !== 'memory')
-    throw new LabUsageError('--clock sim needs --transport memory');
-  const links = String(values.links ?? 'sealed');
-  if (links !== 'sealed' && links !== 'plaintext') throw new LabUsageError('--links is sealed or plaintext');
+  if (clock === 'sim' && transport !== 'memory' && !isSim)
+    throw new LabUsageError('--clock sim needs --transport memory or sim');
+  if (isSim && clock !== 'sim') throw new LabUsageError('--transport sim runs under --clock sim only');
+  if (isSim && values.links !== undefined)
+    throw new LabUsageError('--transport sim has no links to seal: leave out --links');
+  const links = isSim ? 'none' : String(values.links ?? 'sealed');
+  if (links !== 'sealed' && links !== 'plaintext' && links !== 'none')
+    throw new LabUsageError('--links is sealed or plaintext');
   if (links === 'plaintext' && transport !== 'memory')
     throw new LabUsageError('--links plaintext needs --transport memory');
   const nodes = intFlag(values, 'nodes', 100, 1);
@@ -229,13 +237,17 @@ async function makeCluster(
     const { ProcessCluster } = await import('./process-cluster.js');
     return new ProcessCluster({ transport: 'process', driver, config, seed: flags.seed, observer: recorder });
   }
+  if (flags.transport === 'sim') {
+    const { SimCluster } = await import('./sim-cluster.js');
+    return new SimCluster({ transport: 'sim', driver, config, seed: flags.seed, observer: recorder });
+  }
   return new InProcessCluster({
     transport: flags.transport,
     driver,
     config,
     seed: flags.seed,
     observer: recorder,
-    links: flags.links,
+    ...(flags.links === 'none' ? {} : { links: flags.links }),
   });
 }
 

@@ -7,7 +7,7 @@ import type { NodeConfig } from '../config.js';
 import type { LinkSecurityName } from '../link/link-security.js';
 import type { Driver } from './driver.js';
 
-export type TransportName = 'tcp' | 'memory' | 'process';
+export type TransportName = 'tcp' | 'memory' | 'process' | 'sim';
 
 export interface LabNode {
   readonly index: number;

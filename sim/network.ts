@@ -7,7 +7,7 @@
 import type { Random } from '../utils/random.js';
 
 export interface NetworkModel {
-  /** One-way latency of a new link in one direction, drawn once per link and direction. */
+  /** One-way latency of a message (and of a link's close), drawn for each. */
   latencyMs(random: Random): number;
   /** Share of messages lost on the way, 0 (default) to 1. TCP loses none; this models worse. */
   readonly lossRate: number;
@@ -19,7 +19,7 @@ export interface NetworkModel {
 }
 
 export interface NetworkModelOptions {
-  /** Latencies are uniform in [minMs, maxMs]. @default 1..10 */
+  /** Latencies are uniform in [minMs, maxMs]. @default 1..2, as the memory transport's */
   minLatencyMs?: number;
   maxLatencyMs?: number;
   lossRate?: number;
@@ -28,7 +28,7 @@ export interface NetworkModelOptions {
 
 export function uniformNetwork(options: NetworkModelOptions = {}): NetworkModel {
   const min = options.minLatencyMs ?? 1;
-  const max = Math.max(min, options.maxLatencyMs ?? 10);
+  const max = Math.max(min, options.maxLatencyMs ?? 2);
   const lossRate = options.lossRate ?? 0;
   if (!(lossRate >= 0 && lossRate <= 1)) throw new RangeError(`lossRate ${lossRate} is not in [0, 1]`);
   return {

@@ -10,7 +10,8 @@
  * - one link per pair of nodes: a second dial between them shares the first, so the duplicate
  *   contests of docs/protocol.md section 3 never arise (the memory transport, with the whole
  *   node, is the reference for those);
- * - messages keep their order per direction and take the link's latency (network.ts); a closed
+ * - messages keep their order per direction, each with a latency drawn from the network model
+ *   (network.ts); a closed
  *   link delivers what was sent before the close, then reports the close to the other end;
  * - a link that carries no data at one end is short-lived there, by the node's own rule
  *   (link/short-lived.ts);
@@ -37,7 +38,7 @@ import {
   type Message,
   type NodeInfo,
 } from '../proto/messages.js';
-import { Router, type DeliveredMessage, type RouterObservation } from '../router.js';
+import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from '../router.js';
 import { silentLogger, type Logger } from '../utils/logger.js';
 import { seededRandom, type Random } from '../utils/random.js';
 import { SimClock } from '../utils/sim-clock.js';
@@ -57,6 +58,8 @@ export function streamSeed(seed: number, purpose: RandomPurpose, index = 0): num
 
 export interface SimulationOptions {
   seed: number;
+  /** The clock every event is ordered by; a lab run passes its driver's. Default: a new one. */
+  clock?: SimClock;
   config?: Partial<NodeConfig>;
   network?: NetworkModel;
   logger?: Logger;
@@ -64,6 +67,8 @@ export interface SimulationOptions {
   onDeliver?: (node: SimNode, message: DeliveredMessage) => void;
   /** The router's measurement hook, as the lab's `observe`. */
   onObserve?: (node: SimNode, event: RouterObservation) => void;
+  /** A Receipt for one of the node's direct Texts came back. */
+  onReceipt?: (node: SimNode, event: ReceiptEvent) => void;
 }
 
 /** What a simulated node is: its identity and where it listens. */
@@ -148,7 +153,7 @@ export class SimNode {
           ? this.strategy.sendData(peerId, out.envelope)
           : sim.send(this, peerId, out.envelope),
       deliver: (message) => sim.onDeliver(this, message),
-      receipt: () => undefined,
+      receipt: (event) => sim.onReceipt(this, event),
       receiptMissing: () => undefined,
       punish: (peerId) => sim.disconnect(this, peerId, 'LIMIT'),
       observe: (event) => sim.onObserve(this, event),
@@ -169,7 +174,7 @@ export class SimNode {
 }
 
 export class Simulation {
-  readonly clock = new SimClock();
+  readonly clock: SimClock;
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly nodes: SimNode[] = [];
@@ -180,10 +185,13 @@ export class Simulation {
   readonly #networkRandom: Random;
   readonly #byAddress = new Map<string, SimNode>();
   readonly #byId = new Map<string, SimNode>();
+  /** Node index -> partition group; nodes of different groups cannot reach each other. */
+  readonly #groups = new Map<number, number>();
 
   constructor(options: SimulationOptions) {
     this.#seed = options.seed;
     this.#options = options;
+    this.clock = options.clock ?? new SimClock();
     this.config = resolveConfig(options.config ?? {});
     this.logger = options.logger ?? silentLogger();
     this.#network = options.network ?? uniformNetwork();
@@ -246,7 +254,9 @@ export class Simulation {
   send(from: SimNode, peerId: string, envelope: Envelope): boolean {
     const end = from.links.get(peerId);
     if (!from.isAlive || !end?.isOpen) return false;
-    const at = Math.max(this.clock.now() + end.latencyMs, end.lastArrivalMs);
+    // Each message draws its own latency, in order per direction: as the memory transport does.
+    const latencyMs = this.#network.latencyMs(this.#networkRandom);
+    const at = Math.max(this.clock.now() + latencyMs, end.lastArrivalMs);
     end.lastArrivalMs = at;
     if (this.#network.lossRate > 0 && this.#networkRandom.float() < this.#network.lossRate) return true;
     const message = messageOf(envelope);
@@ -298,7 +308,7 @@ export class Simulation {
     from.dials.delete(key);
     if (!from.isAlive) return;
     const target = this.#byAddress.get(key);
-    if (!target?.isAlive || target === from) {
+    if (!target?.isAlive || target === from || this.#isCut(from, target)) {
       for (let i = 0; i < waiting; i++) from.strategy.onDialFailed(address);
       return;
     }
@@ -352,8 +362,38 @@ export class Simulation {
     this.#options.onObserve?.(node, event);
   }
 
+  onReceipt(node: SimNode, event: ReceiptEvent): void {
+    this.#options.onReceipt?.(node, event);
+  }
+
+  /**
+   * Cuts the nodes into groups (by index): links between groups close as a reset would (each end
+   * hears it after one way's latency), and no dial crosses until `heal`.
+   */
+  partition(groups: ReadonlyArray<readonly number[]>): void {
+    this.#groups.clear();
+    groups.forEach((indexes, group) => indexes.forEach((index) => this.#groups.set(index, group)));
+    for (const node of this.nodes) {
+      for (const [peerId, end] of node.links) {
+        if (!this.#isCut(node, end.peer)) continue;
+        this.clock.schedule(end.latencyMs, () => this.#closeEnd(end.peer, node.id, 'error'));
+        this.#closeEnd(node, peerId, 'error');
+      }
+    }
+  }
+
+  heal(): void {
+    this.#groups.clear();
+  }
+
+  #isCut(a: SimNode, b: SimNode): boolean {
+    const ga = this.#groups.get(a.index);
+    const gb = this.#groups.get(b.index);
+    return ga !== undefined && gb !== undefined && ga !== gb;
+  }
+
   #deliver(to: SimNode, from: SimNode, message: Message): void {
-    if (!to.isAlive) return;
+    if (!to.isAlive || this.#isCut(to, from)) return;
     const end = to.links.get(from.id);
     if (!end?.isOpen) {
       // Sent before the peer learned of our close: a Routed of a recent neighbour is kept.
