@@ -393,7 +393,7 @@ describe('p2pchat lab as a child process', () => {
 
   it.each([
     [['--nodes', 'abc'], 'p2pchat lab: --nodes must be an integer >= 1'],
-    [['--transport', 'carrier-pigeon'], 'p2pchat lab: --transport is tcp, process or memory'],
+    [['--transport', 'carrier-pigeon'], 'p2pchat lab: --transport is tcp, process, memory or sim'],
     [['--scenario', '/nonexistent/s.json'], /^p2pchat lab: --scenario \/nonexistent\/s.json: ENOENT/],
     [
       ['--scenario', 'test/fixtures/scenarios/steps-array.json'],
