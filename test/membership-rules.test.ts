@@ -4,6 +4,7 @@
  * entries removed from a message that passes.
  */
 import { describe, expect, it } from 'vitest';
+import { nodeInfoProblem } from '../crypto/identity.js';
 import { INVALID_ENTRY_COUNTER, MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
 import type { MembershipMessage } from '../membership/strategy.js';
 import type { NodeInfo, PeerEntry } from '../proto/messages.js';
@@ -132,5 +133,20 @@ describe('checkMembershipMessage', () => {
       problem: 'entriesOverLimit',
       counter: 'shuffleReply-limit',
     });
+  });
+});
+
+describe('nodeInfoProblem: the one check of a NodeInfo', () => {
+  it('refuses a forged id for a key it has already seen valid, and every other field, whatever it remembers', () => {
+    const info = valid();
+    expect(nodeInfoProblem(info)).toBeUndefined();
+    // The same key again, now under another id: the remembered id of that key refuses it.
+    expect(nodeInfoProblem({ ...info, id: valid().id })).toBe('id does not match public key');
+    expect(nodeInfoProblem({ ...info, port: -1 })).toBe('port out of range');
+    // Past the bound of keys remembered, the oldest ones are checked afresh, as well as ever.
+    const many = Array.from({ length: 17_000 }, () => valid());
+    for (const other of many) expect(nodeInfoProblem(other)).toBeUndefined();
+    expect(nodeInfoProblem(info)).toBeUndefined();
+    expect(nodeInfoProblem({ ...info, id: many[0]?.id ?? '' })).toBe('id does not match public key');
   });
 });
