@@ -16,6 +16,7 @@ import type { IdList, Message, NodeInfo } from '../proto/messages.js';
 import type { Router } from '../router.js';
 import type { Clock } from '../utils/clock.js';
 import type { Connections } from './connections.js';
+import { FormerNeighbours } from './former-neighbours.js';
 import { exchangeEntries } from './link-budget.js';
 import {
   INVALID_ENTRY_COUNTER,
@@ -36,14 +37,12 @@ export interface InboundOptions {
 
 export class Inbound {
   readonly #options: InboundOptions;
-  /**
-   * Peers that left the data set within the last `linkDrainMs`, with when that was: a Routed
-   * they sent before they learned of it may still arrive on the draining link, and is kept.
-   */
-  readonly #formerNeighbours = new Map<string, number>();
+  /** Peers that left the data set lately: what they sent before they knew is still taken. */
+  readonly #formerNeighbours: FormerNeighbours;
 
   constructor(options: InboundOptions) {
     this.#options = options;
+    this.#formerNeighbours = new FormerNeighbours(options.clock, options.config.linkDrainMs);
   }
 
   onMessage(link: Link, message: Message): void {
@@ -87,31 +86,19 @@ export class Inbound {
 
   /** A peer left the data set: what it sent before it knew is still taken for `linkDrainMs`. */
   notePeerDown(peerId: string): void {
-    // Bounded by the peers that can go down within `linkDrainMs`: older entries are swept here.
-    const now = this.#options.clock.now();
-    for (const [id, at] of this.#formerNeighbours) {
-      if (now - at < this.#options.config.linkDrainMs) break; // insertion order is time order
-      this.#formerNeighbours.delete(id);
-    }
-    this.#formerNeighbours.delete(peerId);
-    this.#formerNeighbours.set(peerId, now);
+    this.#formerNeighbours.note(peerId);
   }
 
   #onDrained(link: Link, message: Message): void {
     const { connections, router, count } = this.#options;
     const current = connections.linkOf(link.id);
     if (current && current !== link && current.isOpen) return this.onMessage(current, message);
-    if (message.kind !== 'routed' || !this.#wasRecentNeighbour(link.id)) {
+    if (message.kind !== 'routed' || !this.#formerNeighbours.has(link.id)) {
       return count(`drop.${message.kind}-after-close`);
     }
     if (!connections.charge(link, 'routed', 1)) return;
     count('drainedRouted');
     router.onRouted(link.id, message.body);
-  }
-
-  #wasRecentNeighbour(peerId: string): boolean {
-    const at = this.#formerNeighbours.get(peerId);
-    return at !== undefined && this.#options.clock.now() - at <= this.#options.config.linkDrainMs;
   }
 
   #onIdList(link: Link, kind: 'ihave' | 'graft', list: IdList): void {

@@ -22,6 +22,7 @@ import { formatAddress, resolveConfig, type Address, type NodeConfig } from '../
 import type { Identity } from '../crypto/identity.js';
 import { uncheckedSignatures } from '../crypto/signatures.js';
 import { INVALID_ENTRY_COUNTER, MEMBERSHIP_RULES, checkMembershipMessage } from '../link/membership-rules.js';
+import { FormerNeighbours } from '../link/former-neighbours.js';
 import { ShortLived } from '../link/short-lived.js';
 import { isMembershipMessage } from '../peer-table.js';
 import type {
@@ -106,10 +107,10 @@ export class SimNode {
   readonly router: Router;
   isAlive = true;
   /**
-   * Peers that left the data set, with when: a Routed they sent before they knew is still taken
-   * within `linkDrainMs`, as the node takes it from a draining link (link/inbound.ts).
+   * Peers that left the data set lately: a Routed they sent before they knew is still taken, as
+   * the node takes it from a draining link (link/inbound.ts).
    */
-  readonly formerNeighbours = new Map<string, number>();
+  readonly formerNeighbours: FormerNeighbours;
   /** Dials in flight, by address key: how many callers wait on each. */
   readonly dials = new Map<string, number>();
   readonly drops = new Map<string, number>();
@@ -139,6 +140,7 @@ export class SimNode {
       countDrop: (reason) => this.count(reason),
     };
     this.strategy = factory(context);
+    this.formerNeighbours = new FormerNeighbours(sim.clock, sim.config.linkDrainMs);
     this.router = new Router({
       identity,
       self: info,
@@ -295,7 +297,7 @@ export class Simulation {
 
   onPeerDown(node: SimNode, peer: NodeInfo, reason: PeerDownReason): void {
     this.peerEvents.push({ atMs: this.clock.now(), node: node.id, peer: peer.id, up: false, reason });
-    node.formerNeighbours.set(peer.id, this.clock.now());
+    node.formerNeighbours.note(peer.id);
     node.router.onPeerDown(peer.id);
     const end = node.links.get(peer.id);
     if (end?.isOpen && !node.strategy.isDataPeer(peer.id)) end.idle.arm();
@@ -397,12 +399,7 @@ export class Simulation {
     const end = to.links.get(from.id);
     if (!end?.isOpen) {
       // Sent before the peer learned of our close: a Routed of a recent neighbour is kept.
-      const leftAt = to.formerNeighbours.get(from.id);
-      if (
-        message.kind === 'routed' &&
-        leftAt !== undefined &&
-        this.clock.now() - leftAt <= this.config.linkDrainMs
-      )
+      if (message.kind === 'routed' && to.formerNeighbours.has(from.id))
         to.router.onRouted(from.id, message.body);
       return;
     }
