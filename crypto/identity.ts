@@ -114,9 +114,23 @@ function checkedIdOf(publicKey: Uint8Array): string {
   return id;
 }
 
+/**
+ * NodeInfo objects judged valid. Nothing in the project changes a NodeInfo once made (a changed
+ * one is a new object), so an object found valid stays valid: in a simulation, where one object
+ * travels in every message that names its node, each is judged once. Weak, so it holds nothing.
+ */
+const validInfos = new WeakSet<NodeInfo>();
+
 /** Why a NodeInfo is invalid, or undefined when it is valid. Never throws. */
 export function nodeInfoProblem(info: NodeInfo | null | undefined): string | undefined {
   if (!info) return 'missing node info';
+  if (validInfos.has(info)) return undefined;
+  const problem = judgeNodeInfo(info);
+  if (problem === undefined) validInfos.add(info);
+  return problem;
+}
+
+function judgeNodeInfo(info: NodeInfo): string | undefined {
   if (!(info.publicKey instanceof Uint8Array) || info.publicKey.length !== PUBLIC_KEY_BYTES) {
     return 'public key is not 32 bytes';
   }
