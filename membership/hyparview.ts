@@ -307,7 +307,7 @@ export class HyParView implements MembershipStrategy {
   /** The end of a ForwardJoin walk: dial the joiner and ask it, with high priority, to pair. */
   #maybeDialJoiner(node: NodeInfo): void {
     if (node.id === this.#ctx.self.id || this.#active.has(node.id) || node.port === 0) return;
-    if (!this.#mayAdmit(this.#prefixes.of(node.host, node.port), node.id, true)) {
+    if (!this.#mayAdmit(this.#prefixes.ofNode(node), node.id, true)) {
       this.#ctx.countDrop('forwardJoin-prefix-limit');
       this.#addPassive(node);
       return;

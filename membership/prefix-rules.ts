@@ -10,6 +10,16 @@ import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-
 import type { ActivePeer, Counters, LinkFacts, PassivePeer } from './hyparview-state.js';
 import type { View } from './view.js';
 
+/**
+ * Prefixes already computed, by the object they belong to (a NodeInfo: its announced host; a
+ * link's facts: the host it really comes from) and by `limitLoopback`. Neither kind of object is
+ * ever changed, so each prefix is computed once, where the view checks read it at every message.
+ */
+const PREFIXES = new Map<boolean, WeakMap<object, string>>([
+  [false, new WeakMap()],
+  [true, new WeakMap()],
+]);
+
 /** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
 const EVICTION_PERIODS_PER_SHUFFLE = 10;
 
@@ -27,7 +37,12 @@ export class PrefixRules {
 
   /** The prefix of the host a link really comes from (its announced host only claims it). */
   ofLink(link: LinkFacts): string {
-    return this.of(link.remoteHost, link.peer.port);
+    return this.#memo(link, link.remoteHost, link.peer.port);
+  }
+
+  /** The prefix of the host a gossiped node announces. */
+  ofNode(node: NodeInfo): string {
+    return this.#memo(node, node.host, node.port);
   }
 
   of(host: string, port: number): string {
@@ -58,20 +73,32 @@ export class PrefixRules {
 
   /** Whether the active view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
   isActiveCrowded(node: NodeInfo): boolean {
-    return this.#activeCount(this.of(node.host, node.port)) >= MAX_ACTIVE_PER_PREFIX;
+    return this.#activeCount(this.ofNode(node)) >= MAX_ACTIVE_PER_PREFIX;
   }
 
   /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
   isPassiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.of(node.host, node.port);
+    const prefix = this.ofNode(node);
     let sharing = 0;
-    for (const { info } of this.passive.entries()) {
-      if (this.of(info.host, info.port) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
+    for (const { info } of this.passive.values()) {
+      if (this.ofNode(info) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
     }
     return false;
   }
 
   #activeCount(prefix: string): number {
-    return this.active.entries().filter((e) => this.ofLink(e.data) === prefix).length;
+    let count = 0;
+    for (const { data } of this.active.values()) if (this.ofLink(data) === prefix) count++;
+    return count;
+  }
+
+  #memo(owner: object, host: string, port: number): string {
+    const known = PREFIXES.get(this.config.limitLoopback) as WeakMap<object, string>;
+    let prefix = known.get(owner);
+    if (prefix === undefined) {
+      prefix = this.of(host, port);
+      known.set(owner, prefix);
+    }
+    return prefix;
   }
 }

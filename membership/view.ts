@@ -70,6 +70,11 @@ export class View<T> {
     return this.#entries.values().next().value;
   }
 
+  /** The entries without copying them; the view must not change while this is iterated. */
+  values(): IterableIterator<ViewEntry<T>> {
+    return this.#entries.values();
+  }
+
   entries(): ViewEntry<T>[] {
     return [...this.#entries.values()];
   }
