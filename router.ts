@@ -30,7 +30,6 @@ import type { SignatureChecker } from './crypto/signatures.js';
 import {
   encodeEnvelope,
   encodePayload,
-  decodePayload,
   type Envelope,
   type IdList,
   type NodeInfo,
@@ -38,6 +37,7 @@ import {
 } from './proto/messages.js';
 import type { Routed } from './proto/messages.js';
 import { createBroadcastStrategy } from './broadcast/registry.js';
+import { readEveryCopy, type PayloadReader } from './proto/payload-reader.js';
 import { RouteTable } from './route-table.js';
 import { SeenCache, type SeenEntry } from './seen-cache.js';
 import {
@@ -97,6 +97,11 @@ export interface RouterContext {
    * that measure the cost of checking inject `uncheckedSignatures`: no setting turns checks off.
    */
   readonly signatures: SignatureChecker;
+  /**
+   * Decodes and digests copies (proto/payload-reader.ts). Default: every copy afresh, as a node
+   * must; the simulator reads each bytes object once.
+   */
+  readonly payloads?: PayloadReader;
   /** The ids of the current forwarding set, from the membership strategy. */
   dataPeers(): string[];
   /**
@@ -205,6 +210,7 @@ export class Router {
   readonly #log: Logger;
   readonly #strategy: BroadcastStrategy;
   readonly #seen: SeenCache;
+  readonly #payloads: PayloadReader;
   readonly #routes: RouteTable;
   /** Direct Texts of others this node sent along a learned route, by message key. */
   readonly #relayedTexts: LRUCache<string, { to: string; via: string }>;
@@ -223,6 +229,7 @@ export class Router {
   constructor(context: RouterContext) {
     this.#context = context;
     this.#config = context.config;
+    this.#payloads = context.payloads ?? readEveryCopy;
     this.#log = context.log.child({ component: 'router' });
     const { clock } = context;
     const { seenCacheSize, seenCacheTtlMs, maxMessageAgeMs, maxClockSkewMs } = this.#config;
@@ -232,6 +239,7 @@ export class Router {
       maxMessageAgeMs,
       maxClockSkewMs,
       clock,
+      reader: this.#payloads,
     });
     // A route is forgotten when its origin has been silent as long as its messages are remembered.
     const { routeCacheSize, receiptTimeoutMs } = this.#config;
@@ -344,7 +352,7 @@ export class Router {
       this.#observeReceive('', '', hops, false, from);
       return this.#refuse('hopsExceeded', from);
     }
-    const decoded = decodePayload(routed.payload);
+    const decoded = this.#payloads.decode(routed.payload);
     if (!decoded.ok) {
       this.#observeReceive('', '', hops, false, from);
       return this.#refuse('undecodable', from);

@@ -24,7 +24,7 @@
  * default). A node that restarts starts with an empty cache: it may deliver again what it
  * delivered less than maxMessageAgeMs before.
  */
-import { createHash } from 'node:crypto';
+import type { PayloadReader } from './proto/payload-reader.js';
 import type { SentAtWindow } from './router-rules.js';
 import type { Clock } from './utils/clock.js';
 import { FifoCache } from './utils/fifo-cache.js';
@@ -51,6 +51,8 @@ export interface SeenCacheOptions {
   readonly maxMessageAgeMs: number;
   readonly maxClockSkewMs: number;
   readonly clock: Clock;
+  /** Computes the digests; proto/payload-reader.ts. */
+  readonly reader: PayloadReader;
 }
 
 export class SeenCache {
@@ -76,14 +78,20 @@ export class SeenCache {
 
   /** Remembers the copy of a message this node verified or made; a known key keeps its age. */
   remember(key: string, payload: Uint8Array, signature: Uint8Array, forwardedTtl: number): SeenEntry {
-    const entry = { hash: digestOf(payload), copyHash: copyDigestOf(payload, signature), forwardedTtl };
+    const { reader } = this.#options;
+    const entry = {
+      hash: reader.digest(payload),
+      copyHash: reader.copyDigest(payload, signature),
+      forwardedTtl,
+    };
     this.#entries.set(key, entry);
     return entry;
   }
 
   compare(entry: SeenEntry, payload: Uint8Array, signature: Uint8Array): CopyMatch {
-    if (copyDigestOf(payload, signature) === entry.copyHash) return 'same';
-    return digestOf(payload) === entry.hash ? 'otherSignature' : 'otherBytes';
+    const { reader } = this.#options;
+    if (reader.copyDigest(payload, signature) === entry.copyHash) return 'same';
+    return reader.digest(payload) === entry.hash ? 'otherSignature' : 'otherBytes';
   }
 
   /** The window of `sent_at_ms` a new message must fall in; see the invariant at the top. */
@@ -94,18 +102,3 @@ export class SeenCache {
     return { oldestMs, newestMs: now + maxClockSkewMs };
   }
 }
-
-/** 128 bits of SHA-256: a forger needs a second preimage, 2^128 work, to pass as a seen copy. */
-function digestOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest().toString('latin1', 0, 16);
-}
-
-/** The digest of a whole copy; the payload's length first, so no two splits of bytes collide. */
-function copyDigestOf(payload: Uint8Array, signature: Uint8Array): string {
-  PAYLOAD_LENGTH.writeUInt32LE(payload.length);
-  const hash = createHash('sha256').update(PAYLOAD_LENGTH).update(payload).update(signature);
-  return hash.digest().toString('latin1', 0, 16);
-}
-
-/** Scratch space of copyDigestOf, which is synchronous. */
-const PAYLOAD_LENGTH = Buffer.alloc(4);

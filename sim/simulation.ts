@@ -39,6 +39,7 @@ import {
   type Message,
   type NodeInfo,
 } from '../proto/messages.js';
+import { readEachObjectOnce } from '../proto/payload-reader.js';
 import { Router, type DeliveredMessage, type ReceiptEvent, type RouterObservation } from '../router.js';
 import { silentLogger, type Logger } from '../utils/logger.js';
 import { seededRandom, type Random } from '../utils/random.js';
@@ -149,6 +150,7 @@ export class SimNode {
       random: streams.broadcast,
       log: sim.logger,
       signatures: uncheckedSignatures,
+      payloads: sim.payloads,
       dataPeers: () => (this.isAlive ? this.strategy.dataPeers() : []),
       send: (peerId, out) =>
         this.strategy.sendData
@@ -181,6 +183,8 @@ export class Simulation {
   readonly logger: Logger;
   readonly nodes: SimNode[] = [];
   readonly peerEvents: PeerEvent[] = [];
+  /** Every copy of a message shares its bytes here: each is decoded and digested once. */
+  readonly payloads = readEachObjectOnce();
   readonly #seed: number;
   readonly #options: SimulationOptions;
   readonly #network: NetworkModel;
