@@ -37,6 +37,8 @@ describe('SimClock', () => {
     clock.advance(5000);
     expect(fired).toEqual(Array.from({ length: 1000 }, (_, k) => 4995 - 5 * k));
     expect(clock.pendingCount).toBe(0);
+    // Cancelled timers are no events: the count is of those that ran.
+    expect(clock.firedCount).toBe(1000);
   });
 
   it('ignores a cancel after the timer fired', () => {

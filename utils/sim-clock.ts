@@ -40,6 +40,7 @@ export class SimClock implements Clock {
   #heap: Pending[] = [];
   /** Entries of the heap neither fired nor cancelled. */
   #live = 0;
+  #fired = 0;
 
   constructor(startMs = 0) {
     this.#now = startMs;
@@ -54,6 +55,11 @@ export class SimClock implements Clock {
     this.#live++;
     this.#push(pending);
     return pending;
+  }
+
+  /** Timers fired so far: the events a simulation ran, for its speed in events per second. */
+  get firedCount(): number {
+    return this.#fired;
   }
 
   /** Timers not yet fired nor cancelled. */
@@ -75,6 +81,7 @@ export class SimClock implements Clock {
     if (!next || !fn) return false;
     next.fn = undefined;
     this.#live--;
+    this.#fired++;
     this.#now = Math.max(this.#now, next.due);
     fn();
     return true;
