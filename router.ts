@@ -103,7 +103,7 @@ export interface RouterContext {
    */
   readonly payloads?: PayloadReader;
   /** The ids of the current forwarding set, from the membership strategy. */
-  dataPeers(): string[];
+  dataPeers(): readonly string[];
   /**
    * Sends an envelope to a data peer; false when its link refused it. A Routed copy comes as one
    * `OutgoingEnvelope` for all the peers it goes to, so that writing its `bytes` on every link
@@ -461,7 +461,8 @@ export class Router {
     if (match === 'otherBytes') return this.#onDuplicate(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
     this.#routes.learn(ref.originId, from, arrival.hops);
-    const next = this.#nextCopy(arrival);
+    // Most copies are plain duplicates: a new copy is made only when this one goes further.
+    const next = arrival.ttl - 1 > seen.forwardedTtl ? this.#nextCopy(arrival) : undefined;
     if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
       this.#counters.increment('reforwarded');
       seen.forwardedTtl = next.ttl;

@@ -47,7 +47,7 @@ export interface BroadcastContext {
   readonly random: Random;
   readonly log: Logger;
   /** The ids of the current forwarding set, from the membership strategy. */
-  dataPeers(): string[];
+  dataPeers(): readonly string[];
   /**
    * Sends one Routed copy to a data peer; the router counts and observes it. The copy is encoded
    * once, whatever the number of peers it goes to, when the same `routed` object is passed for

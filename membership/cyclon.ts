@@ -238,7 +238,7 @@ export class Cyclon implements MembershipStrategy {
     return !this.#isStopped && this.#ctx.isLinked(peerId);
   }
 
-  dataPeers(): string[] {
+  dataPeers(): readonly string[] {
     return this.#view.ids();
   }
 

@@ -248,7 +248,7 @@ export class FullMembership implements MembershipStrategy {
     return this.#neighbours.has(peerId);
   }
 
-  dataPeers(): string[] {
+  dataPeers(): readonly string[] {
     return this.#neighbours.ids();
   }
 

@@ -29,7 +29,7 @@ import {
 } from './hyparview-state.js';
 import { NeighborAsks, type NeighborOutcome } from './neighbor-asks.js';
 import { PendingDials } from './pending-dials.js';
-import { PrefixRules } from './prefix-rules.js';
+import { PrefixRules, prefixGroups } from './prefix-rules.js';
 import { RepairLoop, type AttemptOutcome } from './repair-loop.js';
 import { RoundTimer } from './round-timer.js';
 import { ShuffleExchange } from './shuffle.js';
@@ -82,8 +82,9 @@ export class HyParView implements MembershipStrategy {
     this.#config = config;
     this.#log = context.log.child({ component: 'hyparview' });
     this.#contacts = new Contacts(this.#log);
-    this.#active = new View(config.activeSize, self.id);
-    this.#passive = new View(config.passiveSize, self.id);
+    const groups = prefixGroups(config);
+    this.#active = new View(config.activeSize, self.id, groups.active);
+    this.#passive = new View(config.passiveSize, self.id, groups.passive);
     this.#dials = new PendingDials(context);
     this.#asks = new NeighborAsks(clock, config.shortLivedIdleMs);
     this.#repair = new RepairLoop({
@@ -250,7 +251,7 @@ export class HyParView implements MembershipStrategy {
     return this.#active.has(peerId);
   }
 
-  dataPeers(): string[] {
+  dataPeers(): readonly string[] {
     return this.#active.ids();
   }
 

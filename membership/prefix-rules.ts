@@ -8,17 +8,23 @@ import type { NodeConfig } from '../config.js';
 import type { NodeInfo } from '../proto/messages.js';
 import { addressPrefix, EvictionLimit, MAX_ACTIVE_PER_PREFIX } from './eviction-limit.js';
 import type { ActivePeer, Counters, LinkFacts, PassivePeer } from './hyparview-state.js';
-import type { View } from './view.js';
+import type { View, ViewEntry } from './view.js';
 
 /**
- * Prefixes already computed, by the object they belong to (a NodeInfo: its announced host; a
- * link's facts: the host it really comes from) and by `limitLoopback`. Neither kind of object is
- * ever changed, so each prefix is computed once, where the view checks read it at every message.
+ * How the two views count their entries by prefix (View's `groupOf`), so that a rule reads a
+ * count instead of walking a view: an active entry by the host its link really comes from, a
+ * passive one by the host it announces.
  */
-const PREFIXES = new Map<boolean, WeakMap<object, string>>([
-  [false, new WeakMap()],
-  [true, new WeakMap()],
-]);
+export function prefixGroups(config: Pick<NodeConfig, 'limitLoopback'>): {
+  active: (entry: ViewEntry<ActivePeer>) => string;
+  passive: (entry: ViewEntry<PassivePeer>) => string;
+} {
+  const { limitLoopback } = config;
+  return {
+    active: ({ data }) => addressPrefix(data.remoteHost, data.peer.port, limitLoopback),
+    passive: ({ info }) => addressPrefix(info.host, info.port, limitLoopback),
+  };
+}
 
 /** A prefix may evict once per this fraction of a shuffle period (eviction-limit.ts). */
 const EVICTION_PERIODS_PER_SHUFFLE = 10;
@@ -37,12 +43,12 @@ export class PrefixRules {
 
   /** The prefix of the host a link really comes from (its announced host only claims it). */
   ofLink(link: LinkFacts): string {
-    return this.#memo(link, link.remoteHost, link.peer.port);
+    return this.of(link.remoteHost, link.peer.port);
   }
 
   /** The prefix of the host a gossiped node announces. */
   ofNode(node: NodeInfo): string {
-    return this.#memo(node, node.host, node.port);
+    return this.of(node.host, node.port);
   }
 
   of(host: string, port: number): string {
@@ -78,27 +84,10 @@ export class PrefixRules {
 
   /** Whether the passive view holds MAX_ACTIVE_PER_PREFIX entries of the node's prefix already. */
   isPassiveCrowded(node: NodeInfo): boolean {
-    const prefix = this.ofNode(node);
-    let sharing = 0;
-    for (const { info } of this.passive.values()) {
-      if (this.ofNode(info) === prefix && ++sharing >= MAX_ACTIVE_PER_PREFIX) return true;
-    }
-    return false;
+    return this.passive.countIn(this.ofNode(node)) >= MAX_ACTIVE_PER_PREFIX;
   }
 
   #activeCount(prefix: string): number {
-    let count = 0;
-    for (const { data } of this.active.values()) if (this.ofLink(data) === prefix) count++;
-    return count;
-  }
-
-  #memo(owner: object, host: string, port: number): string {
-    const known = PREFIXES.get(this.config.limitLoopback) as WeakMap<object, string>;
-    let prefix = known.get(owner);
-    if (prefix === undefined) {
-      prefix = this.of(host, port);
-      known.set(owner, prefix);
-    }
-    return prefix;
+    return this.active.countIn(prefix);
   }
 }

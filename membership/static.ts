@@ -137,7 +137,7 @@ export class StaticMembership implements MembershipStrategy {
     return this.#active.has(peerId);
   }
 
-  dataPeers(): string[] {
+  dataPeers(): readonly string[] {
     return [...this.#active.keys()];
   }
 

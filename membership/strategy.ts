@@ -141,7 +141,7 @@ export interface MembershipStrategy {
   /** Whether the link to this peer may carry routed data (Routed, IHave, Graft, Prune). */
   isDataPeer(peerId: string): boolean;
   /** Peers the router may forward to now. */
-  dataPeers(): string[];
+  dataPeers(): readonly string[];
   /**
    * Sends routed data to a data peer. Optional: by default the node sends on the open link. A
    * strategy whose data peers are addresses rather than links (Cyclon) dials and queues here.

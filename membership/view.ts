@@ -19,11 +19,22 @@ export type AddResult = 'added' | 'present' | 'full' | 'self';
 
 export class View<T> {
   readonly #entries = new Map<string, ViewEntry<T>>();
+  /** `ids()` until the next change: the router reads it for every message it forwards. */
+  #ids: readonly string[] | undefined;
+  /** Entries per group (`groupOf`), kept as entries come and go, so a count costs one lookup. */
+  readonly #groups = new Map<string, number>();
 
+  /** `groupOf`: a key that entries are counted by (`countIn`), such as an address prefix. */
   constructor(
     readonly capacity: number,
     private readonly selfId: string,
+    private readonly groupOf?: (entry: ViewEntry<T>) => string,
   ) {}
+
+  /** How many entries are in `group` of `groupOf`; 0 without one. */
+  countIn(group: string): number {
+    return this.#groups.get(group) ?? 0;
+  }
 
   get size(): number {
     return this.#entries.size;
@@ -46,7 +57,10 @@ export class View<T> {
     if (info.id === this.selfId) return 'self';
     if (this.#entries.has(info.id)) return 'present';
     if (this.isFull) return 'full';
-    this.#entries.set(info.id, { info, data });
+    const entry = { info, data };
+    this.#entries.set(info.id, entry);
+    this.#ids = undefined;
+    this.#count(entry, 1);
     return 'added';
   }
 
@@ -54,15 +68,29 @@ export class View<T> {
   update(id: string, data: T, info?: NodeInfo): boolean {
     const entry = this.#entries.get(id);
     if (!entry) return false;
+    this.#count(entry, -1);
     entry.data = data;
     if (info && info.id === id) entry.info = info;
+    this.#count(entry, 1);
     return true;
   }
 
   remove(id: string): ViewEntry<T> | undefined {
     const entry = this.#entries.get(id);
-    if (entry) this.#entries.delete(id);
+    if (entry) {
+      this.#entries.delete(id);
+      this.#ids = undefined;
+      this.#count(entry, -1);
+    }
     return entry;
+  }
+
+  #count(entry: ViewEntry<T>, delta: 1 | -1): void {
+    if (!this.groupOf) return;
+    const group = this.groupOf(entry);
+    const count = (this.#groups.get(group) ?? 0) + delta;
+    if (count === 0) this.#groups.delete(group);
+    else this.#groups.set(group, count);
   }
 
   /** The entry added longest ago (`update` does not refresh it), in O(1): forgetting order. */
@@ -83,8 +111,10 @@ export class View<T> {
     return this.entries().map((entry) => entry.info);
   }
 
-  ids(): string[] {
-    return [...this.#entries.keys()];
+  /** The ids, in the order they were added; a new array after each change, so one held stays as it was. */
+  ids(): readonly string[] {
+    this.#ids ??= [...this.#entries.keys()];
+    return this.#ids;
   }
 
   randomEntry(random: Random, exceptId?: string): ViewEntry<T> | undefined {
@@ -100,5 +130,7 @@ export class View<T> {
 
   clear(): void {
     this.#entries.clear();
+    this.#ids = undefined;
+    this.#groups.clear();
   }
 }

@@ -106,7 +106,7 @@ class Attacker implements MembershipStrategy {
     return this.#links.has(peerId);
   }
 
-  dataPeers(): string[] {
+  dataPeers(): readonly string[] {
     return [...this.#links];
   }
 

@@ -78,7 +78,7 @@ function componentSize(sim: Simulation): number {
   return seen.size;
 }
 
-const viewOf = (node: SimNode): string[] => node.strategy.dataPeers();
+const viewOf = (node: SimNode): readonly string[] => node.strategy.dataPeers();
 
 describe('the simulator drives the membership state machines directly', () => {
   it('Cyclon: 300 nodes grow through one seed into one overlay of bounded views', () => {
