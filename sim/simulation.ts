@@ -193,6 +193,7 @@ export class Simulation {
   readonly #byId = new Map<string, SimNode>();
   /** Node index -> partition group; nodes of different groups cannot reach each other. */
   readonly #groups = new Map<number, number>();
+  #lastSent: { envelope: Envelope; message: Message } | undefined;
 
   constructor(options: SimulationOptions) {
     this.#seed = options.seed;
@@ -265,9 +266,15 @@ export class Simulation {
     const at = Math.max(this.clock.now() + latencyMs, end.lastArrivalMs);
     end.lastArrivalMs = at;
     if (this.#network.lossRate > 0 && this.#networkRandom.float() < this.#network.lossRate) return true;
-    const message = messageOf(envelope);
+    const message = this.#messageOf(envelope);
     this.clock.schedule(at - this.clock.now(), () => this.#deliver(end.peer, from, message));
     return true;
+  }
+
+  /** The Message of an envelope; a copy forwarded to several peers is one envelope, made into one Message. */
+  #messageOf(envelope: Envelope): Message {
+    if (this.#lastSent?.envelope !== envelope) this.#lastSent = { envelope, message: messageOf(envelope) };
+    return this.#lastSent.message;
   }
 
   dial(from: SimNode, address: Address): void {
