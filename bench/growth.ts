@@ -9,6 +9,7 @@ import { DEFAULTS } from '../config.js';
 import type { Cluster } from '../lab/cluster.js';
 import { connectedComponents, graphOfSnapshot } from '../lab/graph.js';
 import type { Recorder } from '../lab/recorder.js';
+import type { LiveViews } from '../lab/overlay-rules.js';
 import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js';
 import { figure, type Figure } from './results.js';
 import { type MeshBenchOptions, runMesh, type MeshTransport } from './mesh.js';
@@ -116,7 +117,7 @@ async function healAfterKillingHalf(
 }
 
 /** Components of the overlay of the live nodes' active views, as the lab counts them. */
-function componentCount(views: Map<string, string[]>): number {
+function componentCount(views: LiveViews): number {
   const nodes = [...views.keys()].map((id) => ({ id, alive: true }));
   const edges = [...views].flatMap(([from, view]) => view.map((to): [string, string] => [from, to]));
   return connectedComponents(graphOfSnapshot({ nodes, edges })).length;

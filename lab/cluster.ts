@@ -3,6 +3,7 @@
  * over TCP on 127.0.0.1 or over the memory transport; `ProcessCluster` (lab/process-cluster.ts)
  * runs each as its own `p2pchat --json` child. The scenario sees only this interface.
  */
+import type { LiveViews } from './overlay-rules.js';
 import type { NodeConfig } from '../config.js';
 import type { LinkSecurityName } from '../link/link-security.js';
 import type { Driver } from './driver.js';
@@ -45,8 +46,11 @@ export interface Cluster {
   /** Sends a broadcast from node `index`; resolves to the message id. */
   broadcast(index: number, text: string): Promise<string>;
   send(index: number, toId: string, text: string): Promise<string>;
-  /** Active views of the live nodes, by id. */
-  activeViews(): Promise<Map<string, string[]>>;
+  /**
+   * Active views of the live nodes, by id. An array may be the node's own (unchanged until its
+   * view changes, so a watcher can tell "no change" by identity): read it, never change it.
+   */
+  activeViews(): Promise<LiveViews>;
   /** Memory and CPU of the whole cluster, where it can be measured. */
   resources(): { heapBytes: number; rssBytes: number; cpuMs: number } | undefined;
   close(): Promise<void>;

@@ -31,7 +31,8 @@ export interface Judge {
  * last slot, and waiting for none would run every large settle into its timeout.
  */
 export function settledJudge(rule: OverlayRule, quietMs: number): Judge {
-  const shapes = new Map<string, string>();
+  /** Each node's view at the last sample, and its members sorted (its shape). */
+  const shapes = new Map<string, { view: readonly string[]; shape: string }>();
   let since: number | undefined;
   let changedSince = 0;
   let why = 'not looked at yet';
@@ -39,9 +40,12 @@ export function settledJudge(rule: OverlayRule, quietMs: number): Judge {
     observe(views, at) {
       let changed = 0;
       for (const [id, view] of views) {
+        const last = shapes.get(id);
+        // The same array is the same view (Cluster.activeViews): no sort, no string.
+        if (last?.view === view) continue;
         const shape = [...view].sort().join();
-        if (shapes.get(id) !== shape) changed++;
-        shapes.set(id, shape);
+        if (last?.shape !== shape) changed++;
+        shapes.set(id, { view, shape });
       }
       const degree = rule.settledDegree(views.size);
       const check = checkOverlay(views, () => degree);
@@ -95,7 +99,7 @@ function isWhole(check: OverlayCheck, rule: OverlayRule): boolean {
 export interface WatchOptions {
   clock: Clock;
   /** The live nodes' active views, by id. */
-  views: () => Promise<Map<string, string[]>>;
+  views: () => Promise<LiveViews>;
   judge: Judge;
   /** The event the watch measures from. */
   startedAt: number;

@@ -6,7 +6,7 @@ import { pickOne, pickSome, seededRandom, type Random } from '../utils/random.js
 import type { Cluster, TransportName } from './cluster.js';
 import { Recorder } from './recorder.js';
 import { graphOfSnapshot, overlayMetrics } from './graph.js';
-import { liveDegrees, overlayRule, type OverlayRule } from './overlay-rules.js';
+import { liveDegrees, overlayRule, type LiveViews, type OverlayRule } from './overlay-rules.js';
 import { healedJudge, OverlayWatch, settledJudge, type Judge } from './overlay-watch.js';
 import {
   phaseReport,
@@ -316,7 +316,7 @@ export class LabRun {
     return this.#live().map((i) => this.#cluster.nodes[i]?.id as string);
   }
 
-  #snapshotOf(views: Map<string, string[]>): OverlaySnapshot {
+  #snapshotOf(views: LiveViews): OverlaySnapshot {
     const nodes = this.#cluster.nodes.map((n) => ({ id: n.id, alive: n.alive }));
     const edges: Array<[string, string]> = [];
     for (const [from, view] of views) for (const to of view) edges.push([from, to]);

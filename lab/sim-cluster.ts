@@ -10,6 +10,7 @@ import { membershipFactoryOf } from '../peer-table.js';
 import { Simulation, type SimNode } from '../sim/simulation.js';
 import { seededRandom } from '../utils/random.js';
 import type { Cluster, ClusterOptions, LabNode } from './cluster.js';
+import type { LiveViews } from './overlay-rules.js';
 import { SimDriver, type Driver } from './driver.js';
 import { nodeSeed } from './in-process-cluster.js';
 
@@ -92,15 +93,11 @@ export class SimCluster implements Cluster {
     return this.#member(index).node.router.send(toId, text);
   }
 
-  async activeViews(): Promise<Map<string, string[]>> {
-    const views = new Map<string, string[]>();
-    for (const member of this.#members) {
-      if (member.alive)
-        views.set(
-          member.id,
-          member.node.strategy.views().active.map((peer) => peer.id),
-        );
-    }
+  /** The forwarding set of each live node: its active view, for every built-in strategy. */
+  async activeViews(): Promise<LiveViews> {
+    const views = new Map<string, readonly string[]>();
+    for (const member of this.#members)
+      if (member.alive) views.set(member.id, member.node.strategy.dataPeers());
     return views;
   }
 
