@@ -243,7 +243,7 @@ export class Simulation {
       node.links.delete(peerId);
       end.idle.stop();
       const delay = this.#network.killDetectionMs ?? end.latencyMs;
-      this.clock.schedule(delay, () => this.#closeEnd(end.peer, node.id, 'closed'));
+      this.clock.fire(delay, () => this.#closeEnd(end.peer, node.id, 'closed'));
     }
   }
 
@@ -267,7 +267,7 @@ export class Simulation {
     end.lastArrivalMs = at;
     if (this.#network.lossRate > 0 && this.#networkRandom.float() < this.#network.lossRate) return true;
     const message = this.#messageOf(envelope);
-    this.clock.schedule(at - this.clock.now(), () => this.#deliver(end.peer, from, message));
+    this.clock.fire(at - this.clock.now(), () => this.#deliver(end.peer, from, message));
     return true;
   }
 
@@ -281,14 +281,14 @@ export class Simulation {
     const key = formatAddress(address);
     const target = this.#byAddress.get(key);
     if (target && from.links.get(target.id)?.isOpen) {
-      this.clock.schedule(0, () => this.#dialed(from, address, target));
+      this.clock.fire(0, () => this.#dialed(from, address, target));
       return;
     }
     const waiting = from.dials.get(key) ?? 0;
     from.dials.set(key, waiting + 1);
     if (waiting > 0) return;
     const roundTripMs = 2 * this.#network.latencyMs(this.#networkRandom);
-    this.clock.schedule(roundTripMs, () => this.#completeDial(from, address, key));
+    this.clock.fire(roundTripMs, () => this.#completeDial(from, address, key));
   }
 
   /** Closes the link from this end: this end hears it at once, the peer after what was sent. */
@@ -297,7 +297,7 @@ export class Simulation {
     if (!end?.isOpen) return;
     const arrival = Math.max(this.clock.now() + end.latencyMs, end.lastArrivalMs);
     this.#closeEnd(from, peerId, 'local');
-    this.clock.schedule(arrival - this.clock.now(), () => this.#closeEnd(end.peer, from.id, 'closed'));
+    this.clock.fire(arrival - this.clock.now(), () => this.#closeEnd(end.peer, from.id, 'closed'));
   }
 
   onPeerUp(node: SimNode, peer: NodeInfo): void {
@@ -389,7 +389,7 @@ export class Simulation {
     for (const node of this.nodes) {
       for (const [peerId, end] of node.links) {
         if (!this.#isCut(node, end.peer)) continue;
-        this.clock.schedule(end.latencyMs, () => this.#closeEnd(end.peer, node.id, 'error'));
+        this.clock.fire(end.latencyMs, () => this.#closeEnd(end.peer, node.id, 'error'));
         this.#closeEnd(node, peerId, 'error');
       }
     }

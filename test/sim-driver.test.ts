@@ -41,6 +41,44 @@ describe('SimClock', () => {
     expect(clock.firedCount).toBe(1000);
   });
 
+  it('orders events without a handle (fire) among timers by due time, then by scheduling order', () => {
+    const clock = new SimClock(0);
+    const order: string[] = [];
+    clock.fire(2, () => order.push('fire@2'));
+    const cancelled = clock.schedule(1, () => order.push('cancelled@1'));
+    clock.schedule(2, () => order.push('timer@2'));
+    clock.fire(1, () => order.push('fire@1'));
+    clock.fire(0, () => order.push('fire@0'));
+    cancelled.cancel();
+    expect(clock.pendingCount).toBe(4);
+    clock.advance(2);
+    expect(order).toEqual(['fire@0', 'fire@1', 'fire@2', 'timer@2']);
+    expect(clock.firedCount).toBe(4);
+  });
+
+  it('keeps the order through heap growth and compaction, with thousands of events of random due times', () => {
+    const clock = new SimClock(0);
+    let state = 7;
+    const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % 1000;
+    const fired: Array<[number, number]> = [];
+    const timers = [];
+    for (let i = 0; i < 20_000; i++) {
+      const due = next();
+      if (i % 3 === 0) clock.fire(due, () => fired.push([due, i]));
+      else timers.push({ i, handle: clock.schedule(due, () => fired.push([due, i])) });
+    }
+    // Cancelling most timers compacts the heap; what is left must still fire in (due, seq) order.
+    const kept = new Set<number>();
+    for (const { i, handle } of timers) {
+      if (i % 5 === 0) kept.add(i);
+      else handle.cancel();
+    }
+    clock.advance(1000);
+    const expected = fired.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    expect(fired).toEqual(expected);
+    expect(fired.length).toBe(Math.ceil(20_000 / 3) + kept.size);
+  });
+
   it('ignores a cancel after the timer fired', () => {
     const clock = new SimClock(0);
     const handle = clock.schedule(1, () => undefined);

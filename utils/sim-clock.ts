@@ -17,8 +17,6 @@ class Pending implements Scheduled {
   fn: (() => void) | undefined;
 
   constructor(
-    readonly due: number,
-    readonly seq: number,
     fn: () => void,
     private readonly owner: SimClock,
   ) {
@@ -32,12 +30,23 @@ class Pending implements Scheduled {
   }
 }
 
-const isBefore = (a: Pending, b: Pending): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+/** What the heap holds: a timer that may be cancelled, or an event that never is (`fire`). */
+type Entry = Pending | (() => void);
+
+const isCancelled = (entry: Entry | undefined): boolean =>
+  entry !== undefined && typeof entry !== 'function' && entry.fn === undefined;
 
 export class SimClock implements Clock {
   #now: number;
   #seq = 0;
-  #heap: Pending[] = [];
+  /**
+   * The heap, ordered by (due, seq), as parallel arrays: due times and sequence numbers in typed
+   * arrays, so that sifting compares numbers without reaching into an object per level.
+   */
+  #dues = new Float64Array(MIN_COMPACT_SIZE);
+  #seqs = new Float64Array(MIN_COMPACT_SIZE);
+  #entries: Entry[] = [];
+  #size = 0;
   /** Entries of the heap neither fired nor cancelled. */
   #live = 0;
   #fired = 0;
@@ -51,10 +60,17 @@ export class SimClock implements Clock {
   }
 
   schedule(delayMs: number, fn: () => void): Scheduled {
-    const pending = new Pending(this.#now + Math.max(0, delayMs), this.#seq++, fn, this);
-    this.#live++;
-    this.#push(pending);
+    const pending = new Pending(fn, this);
+    this.#push(this.#now + Math.max(0, delayMs), pending);
     return pending;
+  }
+
+  /**
+   * Runs `fn` once after `delayMs`, like `schedule`, without a handle to cancel it: for the
+   * simulator's messages, which are many and never cancelled, one object fewer each.
+   */
+  fire(delayMs: number, fn: () => void): void {
+    this.#push(this.#now + Math.max(0, delayMs), fn);
   }
 
   /** Timers fired so far: the events a simulation ran, for its speed in events per second. */
@@ -70,19 +86,25 @@ export class SimClock implements Clock {
   /** Due time of the next live timer, or undefined. */
   nextDue(): number | undefined {
     this.#dropCancelled();
-    return this.#heap[0]?.due;
+    return this.#size > 0 ? this.#dues[0] : undefined;
   }
 
   /** Fires the next live timer, moving time to it; false when none is left. */
   step(): boolean {
     this.#dropCancelled();
-    const next = this.#pop();
-    const fn = next?.fn;
-    if (!next || !fn) return false;
-    next.fn = undefined;
+    if (this.#size === 0) return false;
+    const due = this.#dues[0] as number;
+    const entry = this.#pop();
+    let fn: (() => void) | undefined;
+    if (typeof entry === 'function') fn = entry;
+    else {
+      fn = entry.fn;
+      entry.fn = undefined;
+    }
+    if (!fn) return false;
     this.#live--;
     this.#fired++;
-    this.#now = Math.max(this.#now, next.due);
+    this.#now = Math.max(this.#now, due);
     fn();
     return true;
   }
@@ -111,50 +133,102 @@ export class SimClock implements Clock {
   /** Called by a pending timer when it is cancelled. */
   onCancelled(): void {
     this.#live--;
-    const heap = this.#heap;
-    if (heap.length >= MIN_COMPACT_SIZE && this.#live < heap.length / 2) {
-      // A sorted array is a valid heap; sorting by (due, seq) keeps the firing order.
-      this.#heap = heap.filter((p) => p.fn !== undefined).sort((a, b) => a.due - b.due || a.seq - b.seq);
-    }
+    if (this.#size >= MIN_COMPACT_SIZE && this.#live < this.#size / 2) this.#compact();
+  }
+
+  /** Drops the cancelled entries; a sorted array is a valid heap, and (due, seq) keeps the order. */
+  #compact(): void {
+    const kept: number[] = [];
+    for (let i = 0; i < this.#size; i++) if (!isCancelled(this.#entries[i])) kept.push(i);
+    const dues = this.#dues;
+    const seqs = this.#seqs;
+    kept.sort(
+      (a, b) => (dues[a] as number) - (dues[b] as number) || (seqs[a] as number) - (seqs[b] as number),
+    );
+    const capacity = Math.max(MIN_COMPACT_SIZE, kept.length * 2);
+    const newDues = new Float64Array(capacity);
+    const newSeqs = new Float64Array(capacity);
+    const newEntries: Entry[] = new Array<Entry>(kept.length);
+    kept.forEach((from, to) => {
+      newDues[to] = dues[from] as number;
+      newSeqs[to] = seqs[from] as number;
+      newEntries[to] = this.#entries[from] as Entry;
+    });
+    this.#dues = newDues;
+    this.#seqs = newSeqs;
+    this.#entries = newEntries;
+    this.#size = kept.length;
   }
 
   #dropCancelled(): void {
-    while (this.#heap.length > 0 && this.#heap[0]?.fn === undefined) this.#pop();
+    while (this.#size > 0 && isCancelled(this.#entries[0])) this.#pop();
   }
 
-  #push(item: Pending): void {
-    const heap = this.#heap;
-    let i = heap.length;
-    heap.push(item);
+  #push(due: number, entry: Entry): void {
+    if (this.#size === this.#dues.length) this.#grow();
+    const seq = this.#seq++;
+    this.#live++;
+    const dues = this.#dues;
+    const seqs = this.#seqs;
+    const entries = this.#entries;
+    let i = this.#size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const above = heap[parent] as Pending;
-      if (!isBefore(item, above)) break;
-      heap[i] = above;
+      const parentDue = dues[parent] as number;
+      if (due > parentDue || (due === parentDue && seq > (seqs[parent] as number))) break;
+      dues[i] = parentDue;
+      seqs[i] = seqs[parent] as number;
+      entries[i] = entries[parent] as Entry;
       i = parent;
     }
-    heap[i] = item;
+    dues[i] = due;
+    seqs[i] = seq;
+    entries[i] = entry;
   }
 
-  #pop(): Pending | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    const size = heap.length;
-    if (size === 0 || !last) return top;
+  /** Removes and returns the first entry; the heap must not be empty. */
+  #pop(): Entry {
+    const dues = this.#dues;
+    const seqs = this.#seqs;
+    const entries = this.#entries;
+    const top = entries[0] as Entry;
+    const size = --this.#size;
+    const lastDue = dues[size] as number;
+    const lastSeq = seqs[size] as number;
+    const last = entries[size] as Entry;
+    entries[size] = undefined as unknown as Entry;
+    if (size === 0) return top;
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= size) break;
       const right = left + 1;
       let child = left;
-      if (right < size && isBefore(heap[right] as Pending, heap[left] as Pending)) child = right;
-      const below = heap[child] as Pending;
-      if (!isBefore(below, last)) break;
-      heap[i] = below;
+      if (
+        right < size &&
+        ((dues[right] as number) < (dues[left] as number) ||
+          (dues[right] === dues[left] && (seqs[right] as number) < (seqs[left] as number)))
+      )
+        child = right;
+      const childDue = dues[child] as number;
+      if (childDue > lastDue || (childDue === lastDue && (seqs[child] as number) > lastSeq)) break;
+      dues[i] = childDue;
+      seqs[i] = seqs[child] as number;
+      entries[i] = entries[child] as Entry;
       i = child;
     }
-    heap[i] = last;
+    dues[i] = lastDue;
+    seqs[i] = lastSeq;
+    entries[i] = last;
     return top;
+  }
+
+  #grow(): void {
+    const dues = new Float64Array(this.#dues.length * 2);
+    const seqs = new Float64Array(this.#seqs.length * 2);
+    dues.set(this.#dues);
+    seqs.set(this.#seqs);
+    this.#dues = dues;
+    this.#seqs = seqs;
   }
 }
