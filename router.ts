@@ -212,8 +212,11 @@ export class Router {
   readonly #seen: SeenCache;
   readonly #payloads: PayloadReader;
   readonly #routes: RouteTable;
-  /** Direct Texts of others this node sent along a learned route, by message key. */
-  readonly #relayedTexts: LRUCache<string, { to: string; via: string }>;
+  /**
+   * Direct Texts of others this node sent along a learned route, by message key. Made at the
+   * first: a node off every route never needs one, and an empty cache costs 2 KB.
+   */
+  #relayedTexts: LRUCache<string, { to: string; via: string }> | undefined;
   readonly #pendingReceipts = new Map<string, PendingReceipt>();
   readonly #rooms = new Set<string>([LOBBY]);
   readonly #newId: () => string;
@@ -250,9 +253,6 @@ export class Router {
       staleMs: receiptTimeoutMs,
       clock,
     });
-    this.#relayedTexts = new LRUCache(
-      lruOptions({ entries: routeCacheSize, ttlMs: receiptTimeoutMs, clock }),
-    );
     // nanoid's alphabet and length, drawn from the injected source so that a seeded run replays.
     const { originTextsPerSecond, originTextsBurst } = this.#config;
     this.#originRate = new KeyedRate(clock, originTextsPerSecond, 2 * originTextsBurst, routeCacheSize);
@@ -359,7 +359,7 @@ export class Router {
     }
     const payload = decoded.value;
     const originId = payload.origin?.id ?? '';
-    const ref = { key: messageKey(originId, payload.id), originId, id: payload.id };
+    const ref = { key: this.#payloads.key(payload), originId, id: payload.id };
     // TTL 0 counts as 1; a TTL over the cap is lowered to it.
     const ttl = Math.min(Math.max(routed.ttl, 1), this.#config.maxTtl);
     const arrival = { from, payload, bytes: routed.payload, signature: routed.signature, ttl, hops, ref };
@@ -521,7 +521,7 @@ export class Router {
     if (payload.to === '') this.#strategy.onMessage({ ...ref, next }, from);
     else if (next) {
       const via = this.#forwardDirect(ref, next, payload.to, from);
-      if (via !== undefined && payload.text != null) this.#relayedTexts.set(ref.key, { to: payload.to, via });
+      if (via !== undefined && payload.text != null) this.#relayed().set(ref.key, { to: payload.to, via });
     }
   }
 
@@ -533,7 +533,7 @@ export class Router {
     const messageId = payload.receipt?.messageId ?? '';
     const sent = this.#isForSelf(payload)
       ? this.#pendingReceipts.get(messageId)
-      : this.#relayedTexts.get(messageKey(payload.to, messageId));
+      : this.#relayedTexts?.get(messageKey(payload.to, messageId));
     // Only the destination itself may confirm: anyone can sign a Receipt naming a message id.
     if (sent?.via !== undefined && sent.to === origin.id) this.#routes.confirm(origin.id, sent.via);
   }
@@ -577,6 +577,14 @@ export class Router {
       latencyMs,
       sentAtMs,
     });
+  }
+
+  #relayed(): LRUCache<string, { to: string; via: string }> {
+    const { routeCacheSize, receiptTimeoutMs } = this.#config;
+    this.#relayedTexts ??= new LRUCache(
+      lruOptions({ entries: routeCacheSize, ttlMs: receiptTimeoutMs, clock: this.#context.clock }),
+    );
+    return this.#relayedTexts;
   }
 
   /** The copy to send on (same bytes, one TTL less, one hop more), or undefined once TTL 1 arrived. */

@@ -5,6 +5,7 @@
  * between two nodes), so there the work is done once per message instead of once per copy.
  */
 import { createHash } from 'node:crypto';
+import { messageKey } from '../broadcast/strategy.js';
 import { decodePayload, type Decoded, type Payload } from './messages.js';
 
 export interface PayloadReader {
@@ -13,10 +14,12 @@ export interface PayloadReader {
   digest(bytes: Uint8Array): string;
   /** The same digest of a whole copy: payload and signature. */
   copyDigest(payload: Uint8Array, signature: Uint8Array): string;
+  /** The seen-cache key of a decoded payload: `messageKey` of its origin and id. */
+  key(payload: Payload): string;
 }
 
 /** Reads each copy afresh: the node's reader. */
-export const readEveryCopy: PayloadReader = Object.freeze({ decode: decodePayload, digest, copyDigest });
+export const readEveryCopy: PayloadReader = Object.freeze({ decode: decodePayload, digest, copyDigest, key });
 
 /**
  * Reads each bytes object once and remembers what it found, weakly, by object: for a simulation,
@@ -27,7 +30,14 @@ export function readEachObjectOnce(): PayloadReader {
   const decoded = new WeakMap<Uint8Array, Decoded<Payload>>();
   const digests = new WeakMap<Uint8Array, string>();
   const copyDigests = new WeakMap<Uint8Array, { payload: Uint8Array; digest: string }>();
+  // One key string per message, where each node would build its own: most of a seen-cache entry.
+  const keys = new WeakMap<Payload, string>();
   return {
+    key(payload) {
+      let result = keys.get(payload);
+      if (result === undefined) keys.set(payload, (result = key(payload)));
+      return result;
+    },
     decode(bytes) {
       let result = decoded.get(bytes);
       if (result === undefined) decoded.set(bytes, (result = decodePayload(bytes)));
@@ -48,6 +58,10 @@ export function readEachObjectOnce(): PayloadReader {
       return result;
     },
   };
+}
+
+function key(payload: Payload): string {
+  return messageKey(payload.origin?.id ?? '', payload.id);
 }
 
 function digest(bytes: Uint8Array): string {
