@@ -37,14 +37,16 @@ export interface RouteTableOptions {
 export class RouteTable {
   readonly #options: RouteTableOptions;
   readonly #routes: LRUCache<string, Route>;
-  /** `origin id \n neighbour id` of routes that failed: that neighbour's claims are ignored. */
-  readonly #distrusted: LRUCache<string, true>;
+  /**
+   * `origin id \n neighbour id` of routes that failed: that neighbour's claims are ignored. Made
+   * at the first failure: most nodes never see one, and an empty cache costs 2 KB a node.
+   */
+  #distrusted: LRUCache<string, true> | undefined;
 
   constructor(options: RouteTableOptions) {
     this.#options = options;
     const bounds = { entries: options.entries, ttlMs: options.ttlMs, clock: options.clock };
     this.#routes = new LRUCache(lruOptions(bounds));
-    this.#distrusted = new LRUCache(lruOptions(bounds));
   }
 
   get(originId: string): Route | undefined {
@@ -64,7 +66,7 @@ export class RouteTable {
     const isStale = known !== undefined && now - known.learnedAtMs > this.#options.staleMs;
     if (known && hops >= known.hops && !isStale) return;
     // Looked up last: most copies refresh a route or lose to it, and nobody is distrusted.
-    if (this.#distrusted.size > 0 && this.#distrusted.has(pairKey(originId, via))) return;
+    if (this.#distrusted?.has(pairKey(originId, via))) return;
     this.#routes.set(originId, { via, hops, learnedAtMs: now, isConfirmed: false });
   }
 
@@ -76,6 +78,8 @@ export class RouteTable {
 
   /** A Text to `originId` sent through `via` got no Receipt in time. */
   fail(originId: string, via: string): void {
+    const { entries, ttlMs, clock } = this.#options;
+    this.#distrusted ??= new LRUCache(lruOptions({ entries, ttlMs, clock }));
     this.#distrusted.set(pairKey(originId, via), true);
     if (this.#routes.get(originId)?.via === via) this.#routes.delete(originId);
   }
