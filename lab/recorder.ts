@@ -9,9 +9,11 @@ interface TrackedBroadcast extends BroadcastObservation {
   deliveries: Map<string, DeliveryObservation>;
 }
 
-const keyOf = (originId: string, id: string): string => `${originId}/${id}`;
-
 export class Recorder implements ClusterObserver {
+  /**
+   * By message id, the origin checked at each lookup: a key of both would be a new string for
+   * each of the millions of copies a large run reports.
+   */
   #broadcasts = new Map<string, TrackedBroadcast>();
   #direct = new Map<string, DirectObservation>();
 
@@ -22,7 +24,7 @@ export class Recorder implements ClusterObserver {
   }
 
   trackBroadcast(originId: string, id: string, liveNodeIds: readonly string[]): void {
-    this.#broadcasts.set(keyOf(originId, id), {
+    this.#broadcasts.set(id, {
       originId,
       liveNodeIds: new Set(liveNodeIds),
       deliveries: new Map(),
@@ -38,9 +40,8 @@ export class Recorder implements ClusterObserver {
     nodeId: string,
     message: { id: string; originId: string; hops: number; latencyMs: number },
   ): void {
-    this.#broadcasts
-      .get(keyOf(message.originId, message.id))
-      ?.deliveries.set(nodeId, { hops: message.hops, latencyMs: message.latencyMs });
+    const tracked = this.#tracked(message.originId, message.id);
+    tracked?.deliveries.set(nodeId, { hops: message.hops, latencyMs: message.latencyMs });
   }
 
   receipted(messageId: string, hops: number): void {
@@ -52,8 +53,13 @@ export class Recorder implements ClusterObserver {
   }
 
   copyReceived(originId: string, messageId: string): void {
-    const tracked = this.#broadcasts.get(keyOf(originId, messageId));
+    const tracked = this.#tracked(originId, messageId);
     if (tracked) tracked.copiesReceived++;
+  }
+
+  #tracked(originId: string, id: string): TrackedBroadcast | undefined {
+    const tracked = this.#broadcasts.get(id);
+    return tracked?.originId === originId ? tracked : undefined;
   }
 
   /** Whether every broadcast reached every node live at its send time that is still alive. */

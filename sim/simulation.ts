@@ -400,6 +400,7 @@ export class Simulation {
   }
 
   #isCut(a: SimNode, b: SimNode): boolean {
+    if (this.#groups.size === 0) return false;
     const ga = this.#groups.get(a.index);
     const gb = this.#groups.get(b.index);
     return ga !== undefined && gb !== undefined && ga !== gb;
