@@ -51,7 +51,7 @@ export interface RegressionSet {
   broadcasts: number;
 }
 
-/** The set CI runs: about 50 s on a busy 2-core machine (README, "Tests and CI"). */
+/** The set CI runs: about 40 s of CPU (README, "Tests and CI"). */
 export const REGRESSION_SET: RegressionSet = {
   nodes: 1000,
   memberships: ['hyparview'],
