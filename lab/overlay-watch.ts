@@ -36,6 +36,8 @@ export function settledJudge(rule: OverlayRule, quietMs: number): Judge {
   let since: number | undefined;
   let changedSince = 0;
   let why = 'not looked at yet';
+  /** The last check, and of how many nodes: the same views give the same check. */
+  let last: { check: OverlayCheck; size: number } | undefined;
   return {
     observe(views, at) {
       let changed = 0;
@@ -47,8 +49,11 @@ export function settledJudge(rule: OverlayRule, quietMs: number): Judge {
         if (last?.shape !== shape) changed++;
         shapes.set(id, { view, shape });
       }
+      // No view changed, and none came or went (a newcomer has no shape yet: it counts as changed).
+      const isSame = changed === 0 && last?.size === views.size;
       const degree = rule.settledDegree(views.size);
-      const check = checkOverlay(views, () => degree);
+      const check = isSame && last ? last.check : checkOverlay(views, () => degree);
+      last = { check, size: views.size };
       if (!isWhole(check, rule)) {
         since = undefined;
         why = describeCheck(check, rule.allowsDeadEntries);
