@@ -97,6 +97,19 @@ describe('overlay rules', () => {
     expect(judge.observe(moved, 1750)).toBe(750);
   });
 
+  it('checks again when a node goes though no view array changed (its peers keep a dead entry)', () => {
+    const { nodes, edges } = ring(10, 3);
+    const judge = settledJudge(hyparview, 1000);
+    const whole = views(nodes, edges);
+    expect(judge.observe(whole, 0)).toBeUndefined();
+    expect(judge.observe(whole, 1000)).toBe(0);
+    // The same arrays, one node fewer: every peer of n3 still lists it.
+    const withoutN3 = new Map(whole);
+    withoutN3.delete('n3');
+    expect(judge.observe(withoutN3, 1250)).toBeUndefined();
+    expect(judge.why()).toMatch(/dead/);
+  });
+
   it('Cyclon settles on full views though they keep changing', () => {
     const nodes = Array.from({ length: 10 }, (_, i) => `n${i}`);
     const full = (shift: number): Views =>
