@@ -54,20 +54,23 @@ export async function simFigures(quick: boolean, nodes: number): Promise<Figure[
 
 interface LabMeasured {
   wallMs: number;
+  /** CPU time, user and system: on a shared machine the wall time also counts others' work. */
+  cpuMs: number;
   maxRssKiB: number;
   events: number;
   healed: PhaseReport | undefined;
 }
 
-const NOT_MEASURED: LabMeasured = { wallMs: NaN, maxRssKiB: NaN, events: NaN, healed: undefined };
+const NOT_MEASURED: LabMeasured = { wallMs: NaN, cpuMs: NaN, maxRssKiB: NaN, events: NaN, healed: undefined };
 
 /**
- * `node dist/cli/main.js lab --transport sim ...` with a preload that reports its peak RSS
- * (bench/max-rss.ts); the wall time is the whole command's, start-up and report included.
+ * `node dist/cli/main.js lab --transport sim ...` with a preload that reports its peak RSS and
+ * CPU time (bench/child-usage.ts); the wall time is the whole command's, start-up and report
+ * included. The figures also go to the progress lines: a run cut short keeps what it measured.
  */
 async function runLab(nodes: number): Promise<LabMeasured> {
   const out = await mkdtemp(join(tmpdir(), 'p2pchat-bench-sim-'));
-  const [preload, cli] = [here('./max-rss.js'), here('../cli/main.js')];
+  const [preload, cli] = [here('./child-usage.js'), here('../cli/main.js')];
   const lab = ['lab', '--transport', 'sim', '--clock', 'sim', '--nodes', String(nodes), '--random-seed', '1'];
   const command = [CHILD_HEAP, '--import', relative(process.cwd(), preload), relative(process.cwd(), cli)];
   progress(`sim lab-${nodes}: node ${[...command, ...lab, '--out', 'TMP'].join(' ')}`);
@@ -79,12 +82,19 @@ async function runLab(nodes: number): Promise<LabMeasured> {
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
       runs: Array<{ phases: PhaseReport[] }>;
     };
-    return {
+    const usage = /^child-usage: max-rss-kib (\d+) cpu-ms (\d+)$/m.exec(stderr);
+    const measured = {
       wallMs,
-      maxRssKiB: Number(/^max-rss-kib: (\d+)$/m.exec(stderr)?.[1] ?? NaN),
+      cpuMs: Number(usage?.[2] ?? NaN),
+      maxRssKiB: Number(usage?.[1] ?? NaN),
       events: Number(/^\[lab\] events: (\d+) simulated$/m.exec(stderr)?.[1] ?? NaN),
       healed: report.runs[0]?.phases.find((p) => p.name === 'healed'),
     };
+    progress(
+      `sim lab-${nodes}: ${(wallMs / 1000).toFixed(1)} s wall, ${(measured.cpuMs / 1000).toFixed(1)} s CPU, ` +
+        `${Math.round(measured.maxRssKiB / KIB)} MiB peak RSS, ${measured.events} events`,
+    );
+    return measured;
   } catch (err) {
     // A run that could not finish (out of memory, say) costs its own figures, not the bench's.
     progress(`sim lab-${nodes}: not measured: ${(err as Error).message.split('\n')[0] ?? ''}`);
@@ -119,7 +129,9 @@ async function runSimMesh(nodes: number, broadcasts: number): Promise<SimMeasure
       [CHILD_HEAP, here('./sim-child.js'), String(nodes), String(broadcasts)],
       { maxBuffer: MIB },
     );
-    return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as SimMeasured;
+    const line = stdout.trim().split('\n').pop() ?? '{}';
+    progress(`sim mesh-${nodes}: ${line}`);
+    return JSON.parse(line) as SimMeasured;
   } catch (err) {
     progress(`sim mesh-${nodes}: not measured: ${(err as Error).message.split('\n')[0] ?? ''}`);
     return undefined;
@@ -140,6 +152,7 @@ function labFigures(nodes: number, lab: LabMeasured): Figure[] {
           { atMost: 1 },
         )
       : figure(`${prefix}.wall`, lab.wallMs / 1000, 's', null),
+    figure(`${prefix}.cpu`, lab.cpuMs / 1000, 's', null),
     figure(
       `${prefix}.peak-rss`,
       rssMiB,
