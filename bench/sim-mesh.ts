@@ -60,7 +60,13 @@ class CountingSimulation extends Simulation {
   }
 }
 
-export function measureSimHere(nodes: number, broadcasts: number, seed = 1): SimMeasured {
+/** Progress goes to `progress` after growing and every 100 broadcasts: a large run takes long. */
+export function measureSimHere(
+  nodes: number,
+  broadcasts: number,
+  progress: (line: string) => void = () => undefined,
+  seed = 1,
+): SimMeasured {
   const before = memoryAfterGc();
   let delivered = 0;
   const config: Partial<NodeConfig> = { membership: 'hyparview', router: 'flood' };
@@ -88,6 +94,11 @@ export function measureSimHere(nodes: number, broadcasts: number, seed = 1): Sim
   };
 
   const idle = memoryAfterGc();
+  const kib = (bytes: number): string => `${((bytes - before.heap) / nodes / 1024).toFixed(1)} KiB/node`;
+  progress(
+    `grown and ${settledAfterMs === null ? 'NOT settled' : 'settled'}: ${grow.events} events in ` +
+      `${(grow.wallMs / 1000).toFixed(1)} s, ${kib(idle.heap)} idle`,
+  );
   const random = seededRandom(streamSeed(seed, 'traffic'));
   const firedBefore = sim.clock.firedCount;
   const messagesBefore = sim.messages;
@@ -95,6 +106,8 @@ export function measureSimHere(nodes: number, broadcasts: number, seed = 1): Sim
   for (let i = 0; i < broadcasts; i++) {
     (pickOne(random, sim.nodes) as SimNode).router.broadcast(`sim probe ${i}`);
     sim.run(BROADCAST_SPACING_MS);
+    if ((i + 1) % 100 === 0)
+      progress(`${i + 1}/${broadcasts} broadcasts: ${sim.clock.firedCount - firedBefore} events`);
   }
   sim.run(DRAIN_MS);
   const broadcastPart = {

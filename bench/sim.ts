@@ -77,7 +77,7 @@ async function runLab(nodes: number): Promise<LabMeasured> {
   try {
     const started = performance.now();
     const args = [CHILD_HEAP, '--import', pathToFileURL(preload).href, cli, ...lab, '--out', out];
-    const stderr = await runForwardingProgress(args, `sim lab-${nodes}`);
+    const { stderr } = await runForwardingProgress(args, '[lab] ', `sim lab-${nodes}`);
     const wallMs = performance.now() - started;
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
       runs: Array<{ phases: PhaseReport[] }>;
@@ -105,30 +105,31 @@ async function runLab(nodes: number): Promise<LabMeasured> {
 }
 
 /**
- * Runs a child to its end and returns its stderr; the lab's progress lines (not each 50 joins)
- * are passed on as they come, since a large run takes minutes.
+ * Runs a child to its end and returns its output; its progress lines (those starting with
+ * `prefix`, except the lab's every 50 joins) are passed on as they come: a large run takes long.
  */
-async function runForwardingProgress(args: string[], label: string): Promise<string> {
+async function runForwardingProgress(
+  args: string[],
+  prefix: string,
+  label: string,
+): Promise<{ stdout: string; stderr: string }> {
   const pending = run(process.execPath, args, { maxBuffer: 64 * MIB });
   let partial = '';
   pending.child.stderr?.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      if (line.startsWith('[lab] ') && !/^\[lab\] grow: \d+\/\d+/.test(line))
-        progress(`${label}: ${line.slice(6)}`);
+      if (line.startsWith(prefix) && !/^\[lab\] grow: \d+\/\d+/.test(line))
+        progress(`${label}: ${line.slice(prefix.length)}`);
     }
   });
-  return (await pending).stderr;
+  return pending;
 }
 
 async function runSimMesh(nodes: number, broadcasts: number): Promise<SimMeasured | undefined> {
   try {
-    const { stdout } = await run(
-      process.execPath,
-      [CHILD_HEAP, here('./sim-child.js'), String(nodes), String(broadcasts)],
-      { maxBuffer: MIB },
-    );
+    const args = [CHILD_HEAP, here('./sim-child.js'), String(nodes), String(broadcasts)];
+    const { stdout } = await runForwardingProgress(args, '[sim] ', `sim mesh-${nodes}`);
     const line = stdout.trim().split('\n').pop() ?? '{}';
     progress(`sim mesh-${nodes}: ${line}`);
     return JSON.parse(line) as SimMeasured;
