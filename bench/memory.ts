@@ -76,7 +76,7 @@ export async function memoryFigures({ quick, sizes }: MeshBenchOptions): Promise
  * earlier mesh left behind (sockets closing, caches collected late) is freed during the next
  * and makes its figures too low, even negative.
  */
-async function measure(
+export async function measure(
   transport: MeshTransport,
   nodes: number,
   broadcasts: number,

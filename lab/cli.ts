@@ -279,6 +279,8 @@ export async function runLab(flags: LabFlags, progress: (line: string) => void):
           progress,
         });
         runs.push(await run.run());
+        // For the bench's events per second (bench/sim.ts); stderr only, so reports still replay.
+        if (driver instanceof SimDriver) progress(`events: ${driver.clock.firedCount} simulated`);
       } finally {
         await cluster.close();
       }

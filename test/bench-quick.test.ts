@@ -11,14 +11,15 @@ import { promisify } from 'node:util';
 import type { Results } from '../bench/results.js';
 
 const run = promisify(execFile);
-const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure'];
+const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure', 'sim'];
 /**
  * The only figures that may be null: they time an event (the mesh connected, every view full,
- * healed after the kill) that may not happen before the bench's timeout. Every other figure is
- * a measurement of work that did run: null there means a section measured nothing.
+ * healed after the kill, the simulator's overlay settled) that may not happen before the bench's
+ * timeout. Every other figure is a measurement of work that did run: null there means a section
+ * measured nothing.
  */
 const TIMES_AN_EVENT =
-  /^growth\.[^.]+\.(connected|views-full|views-full-rounds|heal-after-kill-50(-rounds)?)$/;
+  /^(growth\.[^.]+\.(connected|views-full|views-full-rounds|heal-after-kill-50(-rounds)?)|sim\.mesh-\d+\.settled)$/;
 
 describe('bench --quick', () => {
   it('writes results.json with a figure per measured section, each with its baseline and ratio', async () => {
@@ -55,6 +56,14 @@ describe('bench --quick', () => {
     expect(results.figures.map((f) => f.name)).toEqual(
       expect.arrayContaining(['codec.routed.framer', 'link.delivered.verified', 'link.delivered.unverified']),
     );
+    // The simulator's section read the lab child's peak RSS and event count, and ran events in
+    // its own mesh: the figures the issue asks for at scale, here at --quick's size.
+    const value = (name: string): number | null | undefined =>
+      results.figures.find((f) => f.name === name)?.value;
+    const simNodes = results.config.simNodes;
+    expect(value(`sim.lab-${simNodes}.peak-rss`)).toBeGreaterThan(0);
+    expect(value(`sim.lab-${simNodes}.events-per-s`)).toBeGreaterThan(0);
+    expect(value(`sim.mesh-${simNodes}.broadcast-events-per-s`)).toBeGreaterThan(0);
   }, 270_000);
 
   it.each([
@@ -64,6 +73,7 @@ describe('bench --quick', () => {
       ['--nodes', '100,1000'],
       'bench: --nodes takes three node counts of at least 2: TCP small, TCP large, memory',
     ],
+    [['--sim-nodes', '1'], 'bench: --sim-nodes takes a node count of at least 2'],
   ])('%j exits 2 with the reason and where to look, before measuring anything', async (args, reason) => {
     const failed = await run(process.execPath, ['dist/bench/main.js', ...args]).then(
       () => undefined,
