@@ -106,5 +106,5 @@ export type BroadcastFactory = (context: BroadcastContext) => BroadcastStrategy;
  * instead of 100, held for as long as the seen cache remembers the message.
  */
 export function messageKey(originId: string, id: string): string {
-  return `${originId.length}:${originId}:${id}`;
+  return [originId.length, originId, id].join(':');
 }
