@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [-- --out DIR] [-- --only SECTIONS] [-- --nodes S,L,M] [-- --help]`: every
  * figure against a baseline measured in the same run, printed as a table and written to
  * DIR/results.json (default bench/). `--nodes` sets the mesh sizes (TCP small, TCP large,
- * memory transport; default 100,1000,10000, the issue's).
+ * memory transport; default 100,1000,10000, the issue's). The `paper` section runs the simulator
+ * at the memory-transport size, and writes DIR/paper.svg.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +13,7 @@ import { failureFigures } from './failure.js';
 import { growthFigures } from './growth.js';
 import { linkFigures } from './link.js';
 import { memoryFigures } from './memory.js';
+import { paperFigures } from './paper.js';
 import { FULL_SIZES, MEMORY_LINKS, QUICK_SIZES, type MeshBenchOptions, type MeshSizes } from './mesh.js';
 import { formatFigures, machine, writeResults, type Figure } from './results.js';
 
@@ -22,13 +24,15 @@ const sections: Record<string, (options: MeshBenchOptions) => Promise<Figure[]> 
   growth: growthFigures,
   memory: memoryFigures,
   failure: failureFigures,
+  paper: paperFigures,
 };
 
 const USAGE = `usage: npm run bench -- [flags]
   --quick             small sizes and short runs (under a minute): keeps the bench from rotting
   --out DIR           where results.json goes (default bench/)
   --only SECTIONS     comma-separated subset of: ${Object.keys(sections).join(', ')}
-  --nodes S,L,M       TCP small, TCP large and memory-transport mesh sizes (default 100,1000,10000)
+  --nodes S,L,M       TCP small, TCP large and memory-transport mesh sizes (default 100,1000,10000);
+                      the paper section runs the simulator at M (--only paper --nodes 100,1000,100000)
   --help              this text
 `;
 
@@ -102,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   for (const [name, run] of Object.entries(sections)) {
     if (only && !only.includes(name)) continue;
     process.stderr.write(`[bench] ${name}...\n`);
-    figures.push(...(await run({ quick, sizes })));
+    figures.push(...(await run({ quick, sizes, out: flags.out })));
   }
   const config = {
     quick,

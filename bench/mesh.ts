@@ -45,6 +45,8 @@ export interface MeshSizes {
 export interface MeshBenchOptions {
   quick: boolean;
   sizes: MeshSizes;
+  /** Where results.json goes: a section may write its plot next to it. */
+  out?: string;
 }
 
 /** The sizes. */
