@@ -127,12 +127,16 @@ function figuresOf(pair: PaperPair, kill: number, result: FailureExperimentResul
     figure(`${name}.round-1`, result.rounds[1]?.mean, 'share', null),
     figure(`${name}.round-${last?.round ?? 0}`, last?.mean, 'share', null),
     figure(`${name}.healing-rounds`, result.healingRound ?? undefined, 'rounds', null),
+    // Why a mesh did not heal: survivors in pieces, or alone (knowing no live node).
+    figure(`${name}.components-at-end`, result.end.components, 'count', null),
+    figure(`${name}.isolated-at-end`, result.end.isolated, 'count', null),
   ];
 }
 
 function summary(result: FailureExperimentResult): string {
   const series = result.rounds.map((r) => `${r.mean.toFixed(4)}/${r.min.toFixed(4)}`).join(' ');
-  return `survivors ${result.survivors}, mean/min per round ${series}, healed at ${result.healingRound ?? '-'}`;
+  const { components, isolated } = result.end;
+  return `survivors ${result.survivors}, mean/min per round ${series}, healed at ${result.healingRound ?? '-'}, at the end ${components} components, ${isolated} isolated`;
 }
 
 // --- the plot ------------------------------------------------------------------------------

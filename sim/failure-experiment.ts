@@ -77,6 +77,8 @@ export interface FailureExperimentResult {
   rounds: RoundReliability[];
   /** The first round from which every broadcast reached every survivor; null if the last did not. */
   healingRound: number | null;
+  /** The survivors at the end, over their data peers: how many pieces, and how many alone. */
+  end: { components: number; isolated: number };
   /** Simulated time from the first join to the last delivery counted. */
   simulatedMs: number;
 }
@@ -201,8 +203,34 @@ export function runFailureExperiment(options: FailureExperimentOptions): Failure
     before,
     rounds: measured,
     healingRound: healingRoundOf(measured),
+    end: overlayOf(survivors),
     simulatedMs: sim.clock.now(),
   };
+}
+
+/** Connected components of the live nodes over live data peers (either end's view), and nodes with none. */
+export function overlayOf(live: readonly SimNode[]): { components: number; isolated: number } {
+  const parent = new Map(live.map((n) => [n.id, n.id]));
+  const find = (id: string): string => {
+    let root = id;
+    while (parent.get(root) !== root) root = parent.get(root) as string;
+    for (let at = id; at !== root;) {
+      const next = parent.get(at) as string;
+      parent.set(at, root);
+      at = next;
+    }
+    return root;
+  };
+  const linked = new Set<string>();
+  for (const node of live) {
+    for (const peer of node.strategy.dataPeers()) {
+      if (!parent.has(peer)) continue;
+      linked.add(peer).add(node.id);
+      parent.set(find(peer), find(node.id));
+    }
+  }
+  const roots = new Set(live.map((n) => find(n.id)));
+  return { components: roots.size, isolated: live.filter((n) => !linked.has(n.id)).length };
 }
 
 /** The share of `live` nodes (the origin aside) that delivered each broadcast. */

@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import type { NodeConfig } from '../config.js';
 import {
   healingRoundOf,
+  overlayOf,
   pickIndexes,
   runFailureExperiment,
   type FailureExperimentOptions,
 } from '../sim/failure-experiment.js';
-import type { SimNode, Simulation } from '../sim/simulation.js';
+import type { SimNode } from '../sim/simulation.js';
 import { seededRandom } from '../utils/random.js';
 
 const PAPER: Partial<NodeConfig> = { activeSize: 5, passiveSize: 30, arwl: 6, prwl: 3, gossipFanout: 4 };
@@ -30,36 +31,21 @@ function options(overrides: Partial<FailureExperimentOptions>): FailureExperimen
   };
 }
 
-/** Connected components of the live nodes over their data peers, either direction. */
-function components(sim: Simulation): number {
-  const live = sim.nodes.filter((n) => n.isAlive);
-  const parent = new Map(live.map((n) => [n.id, n.id]));
-  const find = (id: string): string => {
-    let root = id;
-    while (parent.get(root) !== root) root = parent.get(root) as string;
-    parent.set(id, root);
-    return root;
-  };
-  for (const node of live)
-    for (const peer of node.strategy.dataPeers()) if (parent.has(peer)) parent.set(find(peer), find(node.id));
-  return new Set(live.map((n) => find(n.id))).size;
-}
-
 describe('the failure experiment', () => {
   it('grows one overlay of (nearly) full active views before the failure, and with no failure loses nothing in any round', () => {
-    const settled: { components: number; smallestView: number }[] = [];
+    const settled: { components: number; isolated: number; smallestView: number }[] = [];
     const result = runFailureExperiment(
       options({
         kill: 0,
         onPhase: (phase, sim) => {
           if (phase !== 'settled') return;
           const views = sim.nodes.map((n) => n.strategy.dataPeers().length);
-          settled.push({ components: components(sim), smallestView: Math.min(...views) });
+          settled.push({ ...overlayOf(sim.nodes), smallestView: Math.min(...views) });
         },
       }),
     );
     // Symmetric views of 5 cannot all be full (the sum of degrees is even): a few hold 4.
-    expect(settled).toEqual([{ components: 1, smallestView: 4 }]);
+    expect(settled).toEqual([{ components: 1, isolated: 0, smallestView: 4 }]);
     expect(result.killed).toBe(0);
     expect(result.survivors).toBe(200);
     expect(result.before).toMatchObject({ mean: 1, min: 1 });
@@ -87,6 +73,7 @@ describe('the failure experiment', () => {
     expect(result.healingRound).not.toBeNull();
     expect(result.healingRound).toBeLessThanOrEqual(2);
     expect(result.rounds.at(-1)).toMatchObject({ mean: 1, min: 1 });
+    expect(result.end).toEqual({ components: 1, isolated: 0 });
   });
 
   it('kills the same nodes and picks the same origins for two memberships and routers run with one seed', () => {
