@@ -60,6 +60,8 @@ export interface Reliability {
   /** The share of the first broadcast, sent at the measurement's instant. */
   first: number;
   broadcasts: number;
+  /** Each broadcast's share, in the order sent (`spacingMs` apart). */
+  shares: number[];
 }
 
 export interface RoundReliability extends Reliability {
@@ -246,7 +248,7 @@ function reliabilityOf(
     return live.length > 1 ? delivered / (live.length - 1) : 1;
   });
   const mean = shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length);
-  return { mean, min: Math.min(...shares), first: shares[0] ?? 0, broadcasts: shares.length };
+  return { mean, min: Math.min(...shares), first: shares[0] ?? 0, broadcasts: shares.length, shares };
 }
 
 /** The first round from which on every broadcast reached every survivor. */

@@ -107,7 +107,7 @@ describe('its parts', () => {
 
   it('the healing round is the first from which every broadcast reached every survivor', () => {
     const rounds = (mins: number[]) =>
-      mins.map((min, round) => ({ round, min, mean: min, first: min, broadcasts: 1 }));
+      mins.map((min, round) => ({ round, min, mean: min, first: min, broadcasts: 1, shares: [min] }));
     expect(healingRoundOf(rounds([0.5, 1, 1]))).toBe(1);
     expect(healingRoundOf(rounds([1, 0.9, 1, 1]))).toBe(2);
     expect(healingRoundOf(rounds([0.5, 1, 0.99]))).toBeNull();
