@@ -33,6 +33,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --only SECTIONS     comma-separated subset of: ${Object.keys(sections).join(', ')}
   --nodes S,L,M       TCP small, TCP large and memory-transport mesh sizes (default 100,1000,10000);
                       the paper section runs the simulator at M (--only paper --nodes 100,1000,100000)
+  --kills K,K,...     the paper section's failure rates, shares in (0, 1) (default 0.1,...,0.9,0.95)
   --help              this text
 `;
 
@@ -48,6 +49,13 @@ function parseSizes(text: string): MeshSizes {
   return { tcpSmall, tcpLarge, memory } as MeshSizes;
 }
 
+/** `--kills 0.5,0.9`: shares of the nodes that fail at once. */
+function parseKills(text: string): number[] {
+  const kills = text.split(',').map(Number);
+  if (kills.some((k) => !(k > 0 && k < 1))) throw new BenchUsageError('--kills takes shares between 0 and 1');
+  return kills;
+}
+
 function parseSections(text: string): string[] {
   const only = text.split(',');
   const unknown = only.filter((name) => !Object.hasOwn(sections, name));
@@ -60,6 +68,7 @@ interface BenchFlags {
   out: string;
   only: string[] | undefined;
   sizes: MeshSizes;
+  kills: number[] | undefined;
 }
 
 function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
@@ -72,6 +81,7 @@ function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
         out: { type: 'string' },
         only: { type: 'string' },
         nodes: { type: 'string' },
+        kills: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -85,6 +95,7 @@ function parseBenchFlags(argv: string[]): BenchFlags | 'help' {
     out: resolve(values.out ?? 'bench'),
     only: values.only === undefined ? undefined : parseSections(values.only),
     sizes: values.nodes ? parseSizes(values.nodes) : quick ? QUICK_SIZES : FULL_SIZES,
+    kills: values.kills === undefined ? undefined : parseKills(values.kills),
   };
 }
 
@@ -101,17 +112,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { quick, sizes, only } = flags;
+  const { quick, sizes, only, kills } = flags;
   const figures: Figure[] = [];
   for (const [name, run] of Object.entries(sections)) {
     if (only && !only.includes(name)) continue;
     process.stderr.write(`[bench] ${name}...\n`);
-    figures.push(...(await run({ quick, sizes, out: flags.out })));
+    figures.push(...(await run({ quick, sizes, out: flags.out, ...(kills ? { kills } : {}) })));
   }
   const config = {
     quick,
     nodes: `${sizes.tcpSmall},${sizes.tcpLarge},${sizes.memory}`,
     memoryLinks: MEMORY_LINKS.memory,
+    ...(kills ? { kills: kills.join(',') } : {}),
   };
   const results = { ...machine(), date: new Date().toISOString(), config, figures };
   process.stdout.write(`${formatFigures(figures)}\n`);

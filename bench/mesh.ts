@@ -47,6 +47,8 @@ export interface MeshBenchOptions {
   sizes: MeshSizes;
   /** Where results.json goes: a section may write its plot next to it. */
   out?: string;
+  /** The paper section's failure rates (`--kills`), instead of the paper's. */
+  kills?: readonly number[];
 }
 
 /** The issue's sizes. */

@@ -80,9 +80,9 @@ interface Run {
   result: FailureExperimentResult;
 }
 
-export async function paperFigures({ quick, sizes, out }: MeshBenchOptions): Promise<Figure[]> {
+export async function paperFigures({ quick, sizes, out, ...options }: MeshBenchOptions): Promise<Figure[]> {
   const size = quick ? 500 : sizes.memory;
-  const kills = quick ? [0.3, 0.9] : PAPER_KILLS;
+  const kills = options.kills ?? (quick ? [0.3, 0.9] : PAPER_KILLS);
   const rounds = quick ? 2 : 5;
   const figures: Figure[] = [];
   const runs: Run[] = [];
