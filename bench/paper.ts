@@ -13,7 +13,7 @@
  * once the reactive repair had 200 ms; also held against the paper), `round-1` and `round-R` (after one
  * and after the last membership round), `healing-rounds` (null when not healed within R rounds).
  * `paper.svg`, next to results.json, plots reliability against the failure rate per pair: right
- * after, after one round, after R rounds.
+ * after (mean), 200 ms after, after one round, after R rounds.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -158,10 +158,12 @@ const COLOURS: Record<string, string> = {
 };
 const PANEL = { width: 320, height: 250, left: 48, top: 46, right: 12, bottom: 40 };
 
-/** Three panels (right after, after one round, after the last), reliability against failure rate. */
+/** Four panels (right after, 200 ms after, after one round, after the last): reliability against failure rate. */
 export function plot(runs: readonly Run[], nodes: number, rounds: number): string {
+  const lastMs = ((runs[0]?.result.rounds[0]?.broadcasts ?? 1) - 1) * SPACING_MS;
   const panels: { title: string; value: (r: FailureExperimentResult) => number | undefined }[] = [
-    { title: 'right after the failure', value: (r) => r.rounds[0]?.mean },
+    { title: 'right after the failure (mean)', value: (r) => r.rounds[0]?.mean },
+    { title: `${lastMs} ms after the failure`, value: (r) => r.rounds[0]?.shares.at(-1) },
     { title: 'after 1 membership round', value: (r) => r.rounds[1]?.mean },
     { title: `after ${rounds} membership rounds`, value: (r) => r.rounds.at(-1)?.mean },
   ];
@@ -178,7 +180,7 @@ export function plot(runs: readonly Run[], nodes: number, rounds: number): strin
   });
   const paperY = PANEL.height + 28 + 18 * pairs.length;
   legend.push(
-    `<line x1="60" y1="${paperY}" x2="90" y2="${paperY}" stroke="#1f77b4" stroke-dasharray="4 3"/><text x="96" y="${paperY + 4}">the paper (HyParView, right after)</text>`,
+    `<line x1="60" y1="${paperY}" x2="90" y2="${paperY}" stroke="#1f77b4" stroke-dasharray="4 3"/><text x="96" y="${paperY + 4}">the paper (HyParView, before any round)</text>`,
   );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
@@ -217,13 +219,14 @@ function panelSvg(
     const points = runs
       .filter((r) => r.pair === pair)
       .map((r) => [r.kill, value(r.result)] as const)
-      .filter((p): p is readonly [number, number] => p[1] !== undefined);
+      .filter((p): p is readonly [number, number] => p[1] !== undefined)
+      .sort((a, b) => a[0] - b[0]);
     const colour = COLOURS[pair.name] ?? '#000';
     const path = points.map(([k, v]) => `${x(k).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     out.push(`<polyline points="${path}" fill="none" stroke="${colour}" stroke-width="2"/>`);
     for (const [k, v] of points)
       out.push(`<circle cx="${x(k).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${colour}"/>`);
-    if (pair.membership !== 'hyparview' || !title.startsWith('right after')) continue;
+    if (pair.membership !== 'hyparview' || title.includes('round')) continue;
     const paper = points.map(([k]) => [k, pair.paper(k)?.value] as const).filter((p) => p[1] !== undefined);
     const paperPath = paper.map(([k, v]) => `${x(k).toFixed(1)},${y(v as number).toFixed(1)}`).join(' ');
     out.push(`<polyline points="${paperPath}" fill="none" stroke="${colour}" stroke-dasharray="4 3"/>`);
