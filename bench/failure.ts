@@ -5,56 +5,20 @@
  * membership round; reliability is the share of survivors that delivered them. Three pairs, as
  * in the paper: flood over HyParView's active view (fanout 4 + the link it came from), gossip
  * with fanout 4 over a Cyclon view of 35 (shuffle length 14), and gossip with fanout 4 over full
- * membership. The paper's own figures are the baselines where it states one.
+ * membership. The paper's own figures are the baselines where it states one (bench/paper.ts, which
+ * runs the same table on the simulator at the paper's size, with the rounds after the failure).
  */
-import type { NodeConfig } from '../config.js';
 import { figure, type Figure } from './results.js';
 import { type MeshBenchOptions, phaseOf, runMesh } from './mesh.js';
+import { PAPER_PAIRS } from './paper.js';
 
 const KILLS = [0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95] as const;
-
-const PAPER_SETTINGS: Partial<NodeConfig> = { activeSize: 5, passiveSize: 30, arwl: 6, prwl: 3 };
-
-interface Pair {
-  name: string;
-  membership: string;
-  router: string;
-  config: Partial<NodeConfig>;
-  /** The paper's reliability at a kill fraction, where it states one. */
-  paper: (kill: number) => { name: string; value: number } | null;
-}
-
-const PAIRS: Pair[] = [
-  {
-    name: 'hyparview-flood',
-    membership: 'hyparview',
-    router: 'flood',
-    config: PAPER_SETTINGS,
-    // "Almost no loss up to 90% of failures, about 90% at 95%."
-    paper: (kill) => ({ name: 'paper HyParView', value: kill <= 0.9 ? 1 : 0.9 }),
-  },
-  {
-    name: 'cyclon-gossip',
-    membership: 'cyclon',
-    router: 'gossip',
-    config: { ...PAPER_SETTINGS, gossipFanout: 4, cyclonViewSize: 35, cyclonShuffleLength: 14 },
-    // "Below 50% once more than 40% failed": an upper bound, given as 0.5.
-    paper: (kill) => (kill > 0.4 ? { name: 'paper Cyclon: below', value: 0.5 } : null),
-  },
-  {
-    name: 'full-gossip',
-    membership: 'full',
-    router: 'gossip',
-    config: { ...PAPER_SETTINGS, gossipFanout: 4 },
-    paper: () => null,
-  },
-];
 
 export async function failureFigures({ quick, sizes }: MeshBenchOptions): Promise<Figure[]> {
   const nodes = sizes.memory;
   const kills = quick ? [0.3, 0.9] : KILLS;
   const figures: Figure[] = [];
-  for (const pair of PAIRS) {
+  for (const pair of PAPER_PAIRS) {
     for (const kill of kills) {
       const run = await runMesh({
         transport: 'memory',

@@ -45,6 +45,10 @@ export interface MeshSizes {
 export interface MeshBenchOptions {
   quick: boolean;
   sizes: MeshSizes;
+  /** Where results.json goes: a section may write its plot next to it. */
+  out?: string;
+  /** The paper section's failure rates (`--kills`), instead of the paper's. */
+  kills?: readonly number[];
 }
 
 /** The issue's sizes. */

@@ -1,7 +1,8 @@
 /**
  * `results.json`, the bench's public interface:
  * `{node, cpu, date, config, figures: [{name, value, unit, baseline: {name, value}, ratio, target, met}]}`.
- * Names start with their section (`codec`, `link`, `broadcast`, `growth`, `memory`, `failure`, `sim`).
+ * Names start with their section (`codec`, `link`, `broadcast`, `growth`, `memory`, `failure`, `sim`,
+ * `paper`).
  * `ratio` is value / baseline (both measured in the same run); `target` is the ratio (or, where
  * the baseline is null or the target says `"of": "value"`, the value) the figure must reach,
  * `met` whether it did, null when the figure is reported without a target.

@@ -11,15 +11,15 @@ import { promisify } from 'node:util';
 import type { Results } from '../bench/results.js';
 
 const run = promisify(execFile);
-const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure', 'sim'];
+const SECTIONS = ['codec', 'link', 'broadcast', 'growth', 'memory', 'failure', 'sim', 'paper'];
 /**
  * The only figures that may be null: they time an event (the mesh connected, every view full,
- * healed after the kill, the simulator's overlay settled) that may not happen before the bench's
- * timeout. Every other figure is a measurement of work that did run: null there means a section
- * measured nothing.
+ * healed after the kill, the simulator's overlay settled, or healed within the rounds measured
+ * after a failure) that may not happen before the bench's timeout. Every other figure is a
+ * measurement of work that did run: null there means a section measured nothing.
  */
 const TIMES_AN_EVENT =
-  /^(growth\.[^.]+\.(connected|views-full|views-full-rounds|heal-after-kill-50(-rounds)?)|sim\.mesh-\d+\.settled)$/;
+  /^(growth\.[^.]+\.(connected|views-full|views-full-rounds|heal-after-kill-50(-rounds)?)|sim\.mesh-\d+\.settled|paper\.[^.]+\.[^.]+\.kill-\d+\.healing-rounds)$/;
 
 describe('bench --quick', () => {
   it('writes results.json with a figure per measured section, each with its baseline and ratio', async () => {
@@ -30,6 +30,10 @@ describe('bench --quick', () => {
     expect(stdout).toContain('results:');
     const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as Results;
     expect(results.node).toBe(process.version);
+    // The paper section plots its table next to results.json, one curve per pair.
+    const svg = await readFile(join(out, 'paper.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg.match(/<polyline /g)?.length).toBeGreaterThanOrEqual(3 * 3);
     expect(typeof results.cpu).toBe('string');
     expect(Number.isNaN(Date.parse(results.date))).toBe(false);
     expect(results.figures.length).toBeGreaterThanOrEqual(5);
