@@ -461,9 +461,10 @@ export class Router {
     if (match === 'otherBytes') return this.#onDuplicate(arrival);
     // The bytes are those already verified, so this copy is authentic and may teach a route.
     this.#routes.learn(ref.originId, from, arrival.hops);
-    // Most copies are plain duplicates: a new copy is made only when this one goes further.
+    // Most copies are plain duplicates: a new copy is made only when this one goes further than
+    // any forwarded before (its next TTL, arrival.ttl - 1, above the highest sent on).
     const next = arrival.ttl - 1 > seen.forwardedTtl ? this.#nextCopy(arrival) : undefined;
-    if (!this.#isForSelf(payload) && next && next.ttl > seen.forwardedTtl) {
+    if (!this.#isForSelf(payload) && next) {
       this.#counters.increment('reforwarded');
       seen.forwardedTtl = next.ttl;
       if (payload.to === '') this.#strategy.onReforward({ ...ref, next }, from);
